@@ -1,0 +1,1 @@
+"""Model runners shared by detectors: OCR engines and the YOLO (ONNX Runtime) runner."""

@@ -1,0 +1,1 @@
+"""AssetScreen application layer: media decoding, the screening pipeline, policy, and the HTTP/CLI adapters."""

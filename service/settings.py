@@ -1,0 +1,73 @@
+"""Process settings: which detectors run, where models and data live, and the media caps.
+
+Config is data: a YAML file validated by pydantic with unknown keys rejected (the key is named in the error).
+A named config file that does not exist is an error, never a quiet fallback to defaults. Each detector
+validates its own options (`detector_options[NAME]`) with its own pydantic model, so a typo there is named too.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field
+
+from detectors.config import Strict, read_yaml, validate_model
+from detectors.errors import ConfigError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DETECTORS = ["vehicles", "uniforms", "insignia", "documents", "hashes", "caption"]
+
+
+class MediaLimits(Strict):
+    max_bytes: int = Field(50 * 1024 * 1024, gt=0, description="largest accepted upload, bytes")
+    max_pixels: int = Field(60_000_000, gt=0, description="largest accepted image, width*height")
+    max_side: int = Field(20_000, gt=0, description="longest accepted side, pixels")
+    max_frames: int = Field(8, gt=0, description="frames sampled from an animated image or a video")
+    work_side: int = Field(1920, gt=0, description="images are downscaled to this longest side before detection")
+
+
+class OcrSettings(Strict):
+    engine: str = "rapidocr"
+    threads: int = Field(2, gt=0)
+    max_side: int = Field(1280, gt=0)
+
+
+class YoloSettings(Strict):
+    model: Path = Field(default_factory=lambda: PROJECT_ROOT / "weights" / "yolov8n.onnx")
+    imgsz: int = Field(640, gt=0)
+    conf: float = Field(0.25, ge=0, le=1)
+    iou: float = Field(0.45, ge=0, le=1)
+    threads: int = Field(2, gt=0)
+    # Which model classes are vehicles and persons (COCO names by default); swap for Open Images/fine-tuned.
+    vehicle_classes: list[str] = ["car", "bus", "truck", "motorcycle"]
+    person_classes: list[str] = ["person"]
+
+
+class Settings(Strict):
+    detectors: list[str] = Field(default_factory=lambda: list(DEFAULT_DETECTORS))
+    detector_options: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    yolo: YoloSettings = Field(default_factory=YoloSettings)
+    ocr: OcrSettings = Field(default_factory=OcrSettings)
+    media: MediaLimits = Field(default_factory=MediaLimits)
+    policy: Path | None = None  # None: the packaged service/policy/policy.yaml
+    data_dir: Path = Field(default_factory=lambda: Path(os.environ.get("ASSETSCREEN_DATA", "var")))
+
+    def options_for(self, detector: str) -> dict[str, Any]:
+        return dict(self.detector_options.get(detector, {}))
+
+    @classmethod
+    def load(cls, path: str | Path | None = None, **overrides: Any) -> Settings:
+        """Settings from a YAML file (or defaults), then environment, then explicit overrides."""
+        data: dict[str, Any] = {}
+        if path is not None:
+            loaded = read_yaml(path) or {}
+            if not isinstance(loaded, dict):
+                raise ConfigError(f"settings file {path} must hold a mapping at the top level")
+            data.update(loaded)
+        env_model = os.environ.get("ASSETSCREEN_YOLO_MODEL")
+        if env_model:
+            data["yolo"] = {**data.get("yolo", {}), "model": env_model}
+        data.update({k: v for k, v in overrides.items() if v is not None})
+        return validate_model(cls, data, f"settings{f' in {path}' if path else ''}")

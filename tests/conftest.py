@@ -1,0 +1,27 @@
+"""Shared fixtures: paths into ../shared (tests that need them skip with a reason when it is absent)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = Path(os.environ.get("ASSETSCREEN_SHARED", ROOT.parent / "shared"))
+COCO_MODEL = SHARED / "models" / "coco_yolov8n_int8.onnx"
+EVAL_DIR = SHARED / "eval"
+
+
+@pytest.fixture(scope="session")
+def coco_model() -> Path:
+    if not COCO_MODEL.is_file():
+        pytest.skip(f"test model {COCO_MODEL} not present (../shared is absent)")
+    return COCO_MODEL
+
+
+@pytest.fixture(scope="session")
+def eval_dir() -> Path:
+    if not (EVAL_DIR / "labels.csv").is_file():
+        pytest.skip(f"evaluation photos {EVAL_DIR} not present (../shared is absent)")
+    return EVAL_DIR
