@@ -100,7 +100,7 @@ def decode_image(data: bytes, limits: MediaLimits | None = None, name: str = "up
             im = Image.open(io.BytesIO(data))
             fmt = im.format or "?"
             if fmt not in IMAGE_FORMATS:
-                raise UnsupportedMedia(f"{name}: {fmt} images are not supported; send JPEG, PNG, WebP, GIF, BMP or TIFF")
+                raise UnsupportedMedia(f"{name}: {fmt} is not supported; send JPEG, PNG, WebP, GIF, BMP or TIFF")
             w, h = im.size
             _check_size(w, h, limits, name)
             n_frames = int(getattr(im, "n_frames", 1) or 1)

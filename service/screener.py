@@ -70,7 +70,8 @@ class Screener:
 
     @property
     def model_versions(self) -> dict[str, str]:
-        return {d.name: d.version for d in (*self.detectors.image, *self.detectors.text)}
+        dets: list[ImageDetector | TextDetector] = [*self.detectors.image, *self.detectors.text]
+        return {d.name: d.version for d in dets}
 
     def screen(self, post: Post, *, policy: Policy | None = None) -> Verdict:
         policy = policy or self.policy

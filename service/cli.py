@@ -1,0 +1,230 @@
+"""The `assetscreen` command line: a thin adapter over `Screener.screen` and the core functions.
+
+Exit codes: 0 ok, 1 internal error, 2 bad input or config, 3 a required model is missing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from detectors.errors import AssetScreenError
+from detectors.evidence import Author, Post, PostImage
+
+# Command groups in their own modules (each defines register(subparsers)); a module not present is skipped.
+COMMAND_MODULES: tuple[str, ...] = (
+    "service.commands.models",
+    "service.commands.gallery",
+    "service.commands.hashes",
+    "service.commands.policy",
+)
+
+
+def _screener(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from service.policy import Policy
+    from service.screener import Screener
+    from service.settings import Settings
+
+    overrides: dict[str, object] = {}
+    if getattr(args, "detectors", None):
+        overrides["detectors"] = [d.strip() for d in args.detectors.split(",") if d.strip()]
+    if getattr(args, "policy", None):
+        overrides["policy"] = args.policy
+    settings = Settings.load(getattr(args, "config", None), **overrides)
+    return Screener(settings, policy=Policy.load(settings.policy))
+
+
+def _add_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", type=Path, help="settings YAML (default: built-in defaults)")
+    p.add_argument("--policy", type=Path, help="policy YAML (default: the packaged policy.yaml)")
+    p.add_argument("--detectors", help="comma-separated detectors to run (default: all configured)")
+
+
+def cmd_screen(args: argparse.Namespace) -> int:
+    from service.media import read_file
+
+    screener = _screener(args)
+    images: list[PostImage] = []
+    for path in args.images:
+        images.extend(read_file(path, screener.settings.media).frames)
+    post = Post(
+        images=tuple(images),
+        caption=args.caption or "",
+        author=Author(account_id=args.account or ""),
+        post_id=args.post_id or ",".join(p.name for p in args.images),
+    )
+    verdict = screener.screen(post)
+    if args.json:
+        print(json.dumps(verdict.to_dict(), ensure_ascii=False, indent=2))
+        return 0
+    print(f"{verdict.decision.value.upper()}  score {verdict.score:.2f}  (policy {verdict.policy_version})")
+    for f in verdict.findings:
+        exempt = f" (exempt: {f.exempted_by})" if f.exempted_by else ""
+        print(f"  rule {f.rule_id} [{f.severity}] -> {f.decision.value}{exempt}")
+        print(f"    reason:   {f.reason}")
+        print(f"    citation: {f.citation}")
+    if verdict.evidence:
+        print("evidence:")
+        for i, e in enumerate(verdict.evidence):
+            where = f" image {e.image_index + 1}" if e.image_index is not None else ""
+            box = f" box {[round(v) for v in e.box]}" if e.box else ""
+            print(f"  [{i}] {e.kind}: {e.label} {e.score:.2f}{where}{box} - {e.explanation}")
+            print(f"       by {e.detector} {e.detector_version}")
+    for s in verdict.detector_status:
+        print(f"  ! {s.detector} {s.status}: {s.message}")
+    print("timings (ms): " + ", ".join(f"{k} {v:.0f}" for k, v in verdict.timings_ms.items()))
+    return 0
+
+
+def cmd_scan(args: argparse.Namespace) -> int:
+    from service.scan import scan_folder
+
+    screener = _screener(args)
+    for s in screener.detectors.unavailable:
+        print(f"warning: {s.detector} {s.status}: {s.message}", file=sys.stderr)
+
+    def progress(rel: str, rec: dict) -> None:  # type: ignore[type-arg]
+        status = rec["verdict"]["decision"] if "verdict" in rec else f"ERROR {rec['error']}"
+        if not args.quiet:
+            print(f"{rel}: {status}", file=sys.stderr)
+
+    summary = scan_folder(screener, args.folder, args.out, restart=args.restart, progress=progress)
+    print(
+        f"screened {summary.screened}, skipped (already in {args.out}) {summary.skipped}, errors {summary.errors}, "
+        f"decisions {summary.decisions}, {summary.seconds:.1f} s"
+    )
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from service.evaluation import evaluate, read_labels
+
+    labels = read_labels(args.labels or args.folder / "labels.csv")
+    screener = _screener(args)
+    files = sorted(labels)[: args.limit] if args.limit else None
+    progress = None if args.json or args.quiet else (lambda n: print(f"  {n}", file=sys.stderr))
+    report = evaluate(screener, args.folder, labels, progress=progress, files=files)
+    if args.json:
+        print(json.dumps(report.to_dict()))
+    else:
+        for s in screener.detectors.unavailable:
+            print(f"note: detector {s.detector} {s.status}: {s.message}")
+        print(report.table())
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from service.bench import format_bench, run_bench
+    from service.scan import iter_media
+
+    screener = _screener(args)
+    files = list(iter_media(args.folder))[: args.limit]
+    result = run_bench(screener, files)
+    print(json.dumps(result) if args.json else format_bench(result))
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from service.api import create_app
+    from service.settings import Settings
+
+    overrides = {"policy": args.policy} if args.policy else {}
+    app = create_app(Settings.load(args.config, **overrides))
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+    return 0
+
+
+def cmd_detectors(args: argparse.Namespace) -> int:
+    screener = _screener(args)
+    for d in (*screener.detectors.image, *screener.detectors.text):
+        print(f"{d.name:<12} ready        {d.version}  produces {', '.join(sorted(d.produces))}")
+    for s in screener.detectors.unavailable:
+        print(f"{s.detector:<12} {s.status:<12} {s.message}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="assetscreen", description=__doc__.splitlines()[0])
+    parser.add_argument("-v", "--verbose", action="store_true")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("screen", help="screen one post made of one or more images")
+    p.add_argument("images", nargs="+", type=Path)
+    p.add_argument("--caption", help="the post's caption text")
+    p.add_argument("--account", help="the author's account id (for exemptions)")
+    p.add_argument("--post-id")
+    p.add_argument("--json", action="store_true", help="print the verdict as JSON")
+    _add_common(p)
+    p.set_defaults(func=cmd_screen)
+
+    p = sub.add_parser("scan", help="screen every image under a folder into a JSONL file (resumable)")
+    p.add_argument("folder", type=Path)
+    p.add_argument("--out", type=Path, default=Path("results.jsonl"))
+    p.add_argument("--restart", action="store_true", help="start over instead of skipping files already done")
+    p.add_argument("-q", "--quiet", action="store_true")
+    _add_common(p)
+    p.set_defaults(func=cmd_scan)
+
+    p = sub.add_parser("evaluate", help="precision/recall per kind on a labelled folder")
+    p.add_argument("folder", type=Path)
+    p.add_argument("--labels", type=Path, help="labels.csv (default: FOLDER/labels.csv)")
+    p.add_argument("--json", action="store_true", help="print exactly one JSON object")
+    p.add_argument("--limit", type=int, help="only the first N labelled files")
+    p.add_argument("-q", "--quiet", action="store_true")
+    _add_common(p)
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("bench", help="speed: images/s, per-stage latency, memory")
+    p.add_argument("folder", type=Path)
+    p.add_argument("--limit", type=int, default=60)
+    p.add_argument("--json", action="store_true")
+    _add_common(p)
+    p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("serve", help="run the HTTP API")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--config", type=Path)
+    p.add_argument("--policy", type=Path)
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("detectors", help="list detectors and whether they can run here")
+    _add_common(p)
+    p.set_defaults(func=cmd_detectors)
+
+    for mod in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(mod)
+        except ModuleNotFoundError as exc:
+            if exc.name != mod:
+                raise
+            continue
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
+    os.environ.setdefault("OMP_NUM_THREADS", "2")
+    try:
+        return int(args.func(args) or 0)
+    except AssetScreenError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,68 @@
+"""Fake detectors for pipeline tests: deterministic, cheap, and registered under names of their own."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from detectors.base import ImageContext, register_detector
+from detectors.errors import DetectorUnavailable
+from detectors.evidence import Evidence, Post
+
+
+class RedPatchDetector:
+    """Reports a `uniform` wherever the image has a pure red patch: lets tests drive the pipeline by drawing."""
+
+    name = "fake_red"
+    version = "1"
+    produces = frozenset({"uniform"})
+
+    def detect(self, ctx: ImageContext) -> list[Evidence]:
+        mask = (ctx.rgb[:, :, 0] > 200) & (ctx.rgb[:, :, 1] < 50) & (ctx.rgb[:, :, 2] < 50)
+        if mask.sum() < 16:
+            return []
+        ys, xs = np.nonzero(mask)
+        box = (float(xs.min()), float(ys.min()), float(xs.max()) + 1, float(ys.max()) + 1)
+        return [Evidence("uniform", "red patch", 0.9, self.name, self.version, "red pixels", box=box)]
+
+
+class CaptionWordDetector:
+    name = "fake_caption"
+    version = "1"
+    produces = frozenset({"glorification"})
+
+    def detect_post(self, post: Post) -> list[Evidence]:
+        if "proud" in post.caption.lower():
+            return [Evidence("glorification", "proud", 0.8, self.name, self.version, "word 'proud'")]
+        return []
+
+
+class CrashingDetector:
+    name = "fake_crash"
+    version = "1"
+    produces = frozenset({"insignia"})
+
+    def detect(self, ctx: ImageContext) -> list[Evidence]:
+        raise RuntimeError("boom")
+
+
+@register_detector("fake_red")
+def _red(settings: Any) -> RedPatchDetector:
+    return RedPatchDetector()
+
+
+@register_detector("fake_caption")
+def _caption(settings: Any) -> CaptionWordDetector:
+    return CaptionWordDetector()
+
+
+@register_detector("fake_crash")
+def _crash(settings: Any) -> CrashingDetector:
+    return CrashingDetector()
+
+
+@register_detector("fake_missing_model")
+def _missing(settings: Any) -> RedPatchDetector:
+    raise DetectorUnavailable("fake_missing_model", "model file weights/nothing.onnx is missing; copy it there",
+                              missing_file="weights/nothing.onnx")
