@@ -1,0 +1,15 @@
+# AssetScreen HTTP service: CPU only, no torch at runtime (ONNX Runtime serves the models).
+FROM python:3.11-slim
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 OMP_NUM_THREADS=2 ASSETSCREEN_DATA=/data \
+    ASSETSCREEN_YOLO_MODEL=/app/weights/yolov8n.onnx
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY detectors ./detectors
+COPY service ./service
+COPY weights ./weights
+RUN pip install --no-cache-dir . && useradd --system --uid 10001 assetscreen && mkdir -p /data \
+    && chown assetscreen /data
+USER assetscreen
+EXPOSE 8000
+# Mount a YOLO ONNX export at /app/weights/yolov8n.onnx (or set ASSETSCREEN_YOLO_MODEL) for vehicles/uniforms.
+CMD ["assetscreen", "serve", "--host", "0.0.0.0", "--port", "8000"]
