@@ -44,8 +44,9 @@ class ImageDetectorContract:
         raise NotImplementedError
 
     @pytest.fixture(scope="class")
-    def detector(self) -> ImageDetector:
-        return self.make_detector()
+    @classmethod
+    def detector(cls) -> ImageDetector:
+        return cls().make_detector()
 
     def test_declares_itself(self, detector: ImageDetector) -> None:
         assert isinstance(detector, ImageDetector)
