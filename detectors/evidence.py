@@ -155,6 +155,11 @@ class Author:
     display_name: str = ""
     group_id: str | None = None
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    # For posts in a group: the group's admins, who share liability for violations (OM of 02.09.2024 para 6).
+    group_admins: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "group_admins", tuple(self.group_admins))
 
 
 @dataclass(frozen=True)
@@ -203,6 +208,7 @@ class Finding:
     reason: str
     evidence: tuple[int, ...] = ()
     exempted_by: str | None = None
+    also_liable: tuple[str, ...] = ()  # group admins liable with the author (group posts)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -213,6 +219,7 @@ class Finding:
             "reason": self.reason,
             "evidence": list(self.evidence),
             "exempted_by": self.exempted_by,
+            "also_liable": list(self.also_liable),
         }
 
 

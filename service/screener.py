@@ -109,7 +109,7 @@ class Screener:
                     statuses.append(DetectorStatus(tdet.name, "error", f"{type(exc).__name__}: {exc}"))
                 _add(timings, tdet.name, (time.perf_counter() - t0) * 1000)
         t0 = time.perf_counter()
-        decision, score, findings = policy.evaluate(evidence)
+        decision, score, findings = policy.evaluate(evidence, post=post)
         timings["policy"] = (time.perf_counter() - t0) * 1000
         timings["total"] = (time.perf_counter() - t_start) * 1000
         return Verdict(
