@@ -20,6 +20,7 @@ the held-back split of the caption dataset.
 from __future__ import annotations
 
 import argparse
+import bisect
 import csv
 import re
 import sys
@@ -226,21 +227,32 @@ def _reported_spans(text: str, lexicon: CompiledLexicon) -> list[tuple[int, int]
 
 
 def _negator(
-    text: str, start: int, end: int, lexicons: Sequence[CompiledLexicon], consumed: list[tuple[int, int]]
+    tokens: Sequence[tuple[str, int, int]],
+    starts: Sequence[int],
+    span: tuple[int, int],
+    lexicons: Sequence[CompiledLexicon],
+    consumed: set[int],
 ) -> str | None:
     """A negation word near the cue, in its clause, within the window of the negation's own language.
 
     English negates before the phrase ("not on duty"), Urdu and Roman Urdu mostly after ("duty pe nahi"),
     whatever language the cue itself is in. Negation words that belong to another cue ("not yet public",
-    "jari nahi") are part of that cue's meaning and negate nothing else.
+    "jari nahi"; token indices in `consumed`) are part of that cue's meaning and negate nothing else.
     """
-    tokens = [
-        (m.group(0), m.start(), m.end())
-        for m in _TOKEN.finditer(text)
-        if not any(cs <= m.start() and m.end() <= ce for cs, ce in consumed)
-    ]
-    before = [t[0] for t in tokens if t[2] <= start][::-1]
-    after = [t[0] for t in tokens if t[1] >= end]
+    start, end = span
+    reach = max((max(lx.window.before, lx.window.after) for lx in lexicons), default=0)
+
+    def near(indices: Iterable[int]) -> list[str]:
+        out: list[str] = []
+        for i in indices:
+            if len(out) >= reach:
+                break
+            if i not in consumed:
+                out.append(tokens[i][0])
+        return out
+
+    before = near(range(bisect.bisect_left(starts, start) - 1, -1, -1))
+    after = near(range(bisect.bisect_left(starts, end), len(tokens)))
     for lx in lexicons:
         for seq, n in ((before, lx.window.before), (after, lx.window.after)):
             for tok in seq[:n]:
@@ -251,31 +263,54 @@ def _negator(
     return None
 
 
+def _inside(spans: Sequence[tuple[int, int]], starts: Sequence[int], s: int, e: int) -> bool:
+    """Whether [s, e) lies inside one of the sorted, non-overlapping `spans`."""
+    i = bisect.bisect_right(starts, s) - 1
+    return i >= 0 and spans[i][1] >= e
+
+
+def _has_negation(words: str, negations: set[str]) -> bool:
+    return any(t in negations for t in _TOKEN.findall(words))
+
+
 def find_cues(caption: str, lexicons: Sequence[CompiledLexicon]) -> list[CueMatch]:
     """Every cue of every lexicon in the caption, each marked ignored (with why) where negated or quoted."""
     all_negations: set[str] = set().union(*(lx.negations for lx in lexicons)) if lexicons else set()
-    found: list[tuple[CompiledLexicon, _CompiledCue, str, re.Match[str]]] = []
+    # Lexicons whose spelling variants leave the caption unchanged share one normalised text (and its spans).
+    by_text: dict[str, list[tuple[CompiledLexicon, _CompiledCue, re.Match[str]]]] = {}
     for lx in lexicons:
         text = normalise(caption, lx.variants)
-        found.extend((lx, cc, text, m) for cc in lx.cues for m in cc.regex.finditer(text))
+        by_text.setdefault(text, []).extend((lx, cc, m) for cc in lx.cues for m in cc.regex.finditer(text))
     matches: list[CueMatch] = []
-    for lx, cc, text, m in found:
-        s, e = m.span()
-        consumed = [
-            m2.span()
-            for lx2, _, text2, m2 in found
-            if text2 == text and m2 is not m and set(_TOKEN.findall(m2.group(0))) & all_negations
-        ]
-        ignored = None
-        if any(qs <= s and e <= qe for qs, qe in _quoted_spans(text)):
-            ignored = "inside quotation marks"
-        elif any(rs <= s and e <= re_ for rs, re_ in _reported_spans(text, lx)):
-            ignored = "reported speech"
-        elif cc.negatable and not set(_TOKEN.findall(m.group(0))) & all_negations:
-            neg = _negator(text, s, e, lexicons, consumed)
-            if neg:
-                ignored = f"negated by {neg!r}"
-        matches.append(CueMatch(cc.signal, cc.cue.id, lx.language, cc.cue.role, cc.weight, m.group(0), s, e, ignored))
+    for text, found in by_text.items():
+        tokens = [(m.group(0), m.start(), m.end()) for m in _TOKEN.finditer(text)]
+        starts = [t[1] for t in tokens]
+        quoted = _quoted_spans(text)
+        quoted_starts = [q[0] for q in quoted]
+        lexicons_here = {lx.language: lx for lx, _, _ in found}
+        reported = {lang: _reported_spans(text, lx) for lang, lx in lexicons_here.items()}
+        reported_starts = {k: [r[0] for r in v] for k, v in reported.items()}
+        negating_cues = {m.span() for _, _, m in found if _has_negation(m.group(0), all_negations)}
+        consumed: set[int] = set()
+        for cs, ce in negating_cues:
+            i = bisect.bisect_left(starts, cs)
+            while i < len(tokens) and tokens[i][2] <= ce:
+                consumed.add(i)
+                i += 1
+        for lx, cc, m in found:
+            s, e = m.span()
+            ignored = None
+            if _inside(quoted, quoted_starts, s, e):
+                ignored = "inside quotation marks"
+            elif _inside(reported[lx.language], reported_starts[lx.language], s, e):
+                ignored = "reported speech"
+            elif cc.negatable and m.span() not in negating_cues:
+                neg = _negator(tokens, starts, m.span(), lexicons, consumed)
+                if neg:
+                    ignored = f"negated by {neg!r}"
+            matches.append(
+                CueMatch(cc.signal, cc.cue.id, lx.language, cc.cue.role, cc.weight, m.group(0), s, e, ignored)
+            )
     return matches
 
 
