@@ -1,0 +1,663 @@
+"""Office insignia: government emblems from a gallery, national flags in official settings, designation plates.
+
+The Sindh notice forbids photographs of government offices; what shows an office in a photo is its insignia.
+Three independent, explainable cues, each cheap enough to run on every image:
+
+- Emblems: ORB keypoints matched against a gallery of emblem images (the operator's plus our stand-in
+  drawings), verified with a RANSAC homography, so scale, rotation, perspective and partial occlusion are
+  tolerated and the projected gallery outline says where the emblem is. Gallery features are computed once
+  when the detector is built.
+- Flags: the Pakistan flag by colour and shape: a dark-green region with a white crescent/star inside it or a
+  white hoist band beside it. Where it stands decides the kind: indoors, beside people, several in a row ->
+  `insignia`; alone against the sky, filling a stock photo, or next to red/black party colours -> `flag_only`.
+- Name plates and office signage: OCR words matched against word lists in detectors/data/insignia.yaml.
+  OCR is the costly stage (~1 s/photo), so by default this detector only reads text another detector has
+  already run OCR for (the per-image memo makes that free); `ocr: always` runs it here.
+
+Not done: other countries' flags are not recognised (only the Pakistan flag's colours and shapes are modelled);
+the Quaid-e-Azam portrait behind a desk is not detected (no honest cheap cue found); emblems not in the
+gallery are not found (no generic "seal" detector).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import cv2
+import numpy as np
+from pydantic import Field
+
+from detectors.base import ImageContext, register_detector
+from detectors.config import Strict, load_yaml_model, validate_model
+from detectors.errors import ConfigError, DetectorUnavailable
+from detectors.evidence import Evidence, Kind, clip_box
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
+BUILTIN_GALLERY = DATA_DIR / "gallery"
+VOCABULARY_FILE = DATA_DIR / "insignia.yaml"
+GALLERY_INDEX = "gallery.yaml"
+GALLERY_SIDE = 400  # gallery images are normalised to this longest side before feature extraction
+
+
+# ----------------------------------------------------------------------------------------------- config
+
+
+class GalleryItem(Strict):
+    name: str = Field(min_length=1)
+    file: str = Field(min_length=1)
+    body: str = ""
+
+
+class GalleryFile(Strict):
+    emblems: list[GalleryItem] = Field(default_factory=list)
+
+
+class Vocabulary(Strict):
+    designations: list[str] = Field(default_factory=list)
+    acronyms: list[str] = Field(default_factory=list)
+    urdu_designations: list[str] = Field(default_factory=list)
+    office_phrases: list[str] = Field(default_factory=list)
+    urdu_office_phrases: list[str] = Field(default_factory=list)
+
+
+class FlagOptions(Strict):
+    work_side: int = Field(640, gt=0, description="colour analysis runs on a copy this size")
+    min_area_frac: float = Field(0.002, gt=0, lt=1, description="smallest green region, fraction of image")
+    sky_frac: float = Field(0.45, gt=0, le=1, description="ring around the flag this much sky -> flag alone")
+    dominant_frac: float = Field(0.30, gt=0, le=1, description="flag covers this much of the image -> stock photo")
+    party_frac: float = Field(0.12, gt=0, le=1, description="red/black beside the green this much -> party flag")
+
+
+class InsigniaOptions(Strict):
+    gallery_dirs: list[Path] = Field(default_factory=list, description="extra galleries (each with gallery.yaml)")
+    builtin_gallery: bool = True
+    user_gallery: bool = True  # <data_dir>/gallery, where `assetscreen gallery add` writes
+    vocabulary: Path | None = None
+    ocr: Literal["never", "reuse", "always"] = "reuse"
+    work_side: int = Field(960, gt=0, description="emblem matching runs on a copy this size")
+    orb_features: int = Field(1000, gt=0)
+    min_inliers: int = Field(12, gt=3)
+    ratio: float = Field(0.8, gt=0, lt=1, description="Lowe ratio test")
+    flags: FlagOptions = Field(default_factory=FlagOptions)
+
+
+# ----------------------------------------------------------------------------------------------- gallery
+
+
+@dataclass(frozen=True)
+class GalleryEmblem:
+    name: str
+    body: str
+    path: Path
+    size: tuple[int, int]  # (w, h) of the normalised image the keypoints refer to
+    points: np.ndarray  # (N, 2) float32 keypoint positions
+    descriptors: np.ndarray  # (N, 32) uint8 ORB descriptors
+
+
+@dataclass(frozen=True)
+class EmblemMatch:
+    emblem: GalleryEmblem
+    inliers: int
+    matches: int
+    outline: np.ndarray  # (4, 2) projected gallery corners, image pixels
+
+
+def _orb(n_features: int) -> cv2.ORB:
+    # 10 pyramid levels at 1.2: a 400 px gallery emblem is described down to ~80 px.
+    return cv2.ORB.create(
+        nfeatures=n_features, scaleFactor=1.2, nlevels=10, edgeThreshold=15, patchSize=31, fastThreshold=12
+    )
+
+
+def read_gallery_file(directory: Path) -> list[GalleryItem]:
+    index = directory / GALLERY_INDEX
+    if not index.is_file():
+        return []
+    return load_yaml_model(GalleryFile, index).emblems
+
+
+def _load_rgb(path: Path) -> np.ndarray:
+    data = np.fromfile(str(path), np.uint8)
+    img = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    if img is None:
+        raise ConfigError(f"gallery image {path} cannot be read as an image")
+    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+
+
+def describe_emblem(rgb: np.ndarray, n_features: int = 400) -> tuple[tuple[int, int], np.ndarray, np.ndarray]:
+    """Normalised size, keypoint positions and ORB descriptors of one gallery image."""
+    h, w = rgb.shape[:2]
+    s = GALLERY_SIDE / max(h, w)
+    img = cv2.resize(rgb, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
+    gray = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)
+    kps, desc = _orb(n_features).detectAndCompute(gray, None)
+    if desc is None or len(kps) < 8:
+        raise ConfigError("too few features (needs a detailed emblem image, at least ~200 px)")
+    pts = np.array([k.pt for k in kps], np.float32)
+    return (img.shape[1], img.shape[0]), pts, desc
+
+
+# Up to this many gallery descriptors an exact brute-force match is fast enough (a few emblems); above it an
+# LSH index (FLANN) keeps a 50-emblem gallery within budget at a small cost in recall.
+BRUTE_FORCE_MAX_DESCRIPTORS = 6000
+
+
+class EmblemGallery:
+    """All gallery emblems' features stacked in one matrix, indexed once, so a query is one matching pass."""
+
+    def __init__(self, emblems: Sequence[GalleryEmblem]) -> None:
+        self.emblems = list(emblems)
+        self._lock = threading.Lock()
+        self._matcher: Any = None
+        if not self.emblems:
+            return
+        self._desc = np.vstack([e.descriptors for e in self.emblems])
+        self._owner = np.concatenate([np.full(len(e.descriptors), i, np.int32) for i, e in enumerate(emblems)])
+        self._start = np.cumsum([0] + [len(e.descriptors) for e in self.emblems])[:-1]
+        if len(self._desc) <= BRUTE_FORCE_MAX_DESCRIPTORS:
+            self.index_kind = "brute-force"
+            self._matcher = cv2.BFMatcher(cv2.NORM_HAMMING)
+        else:
+            self.index_kind = "lsh"
+            cv2.setRNGSeed(0)
+            self._matcher = cv2.FlannBasedMatcher(
+                {"algorithm": 6, "table_number": 6, "key_size": 12, "multi_probe_level": 1}, {"checks": 32}
+            )
+            self._matcher.add([self._desc])
+            self._matcher.train()
+
+    @classmethod
+    def load(cls, directories: Sequence[Path]) -> EmblemGallery:
+        emblems: list[GalleryEmblem] = []
+        seen: set[str] = set()
+        for d in directories:
+            for item in read_gallery_file(d):
+                if item.name in seen:
+                    raise ConfigError(f"gallery emblem name {item.name!r} appears twice ({d / GALLERY_INDEX})")
+                seen.add(item.name)
+                path = d / item.file
+                if not path.is_file():
+                    raise ConfigError(f"gallery image {path} listed in {d / GALLERY_INDEX} does not exist")
+                try:
+                    size, pts, desc = describe_emblem(_load_rgb(path))
+                except ConfigError as exc:
+                    raise ConfigError(f"gallery image {path}: {exc}") from None
+                emblems.append(GalleryEmblem(item.name, item.body or item.name, path, size, pts, desc))
+        return cls(emblems)
+
+    def match(self, gray: np.ndarray, opts: InsigniaOptions) -> list[EmblemMatch]:
+        """Emblems found in a grey image (coordinates of that image)."""
+        if not self.emblems or min(gray.shape[:2]) < 32:
+            return []
+        h, w = gray.shape[:2]
+        s = min(1.0, opts.work_side / max(h, w))
+        small = gray if s >= 1.0 else cv2.resize(gray, (round(w * s), round(h * s)), interpolation=cv2.INTER_AREA)
+        kps, desc = _orb(opts.orb_features).detectAndCompute(small, None)
+        if desc is None or len(kps) < opts.min_inliers:
+            return []
+        qpts = np.array([k.pt for k in kps], np.float32) / s
+        with self._lock:  # matcher objects are not documented as thread-safe
+            if self.index_kind == "lsh":
+                knn = self._matcher.knnMatch(desc, k=2)
+            else:
+                knn = self._matcher.knnMatch(desc, self._desc, k=2)
+        by_emblem: dict[int, list[tuple[int, int]]] = {}
+        for pair in knn:
+            if len(pair) < 2:
+                continue
+            m, n = pair
+            if m.distance < opts.ratio * n.distance and m.distance <= 64:
+                e = int(self._owner[m.trainIdx])
+                by_emblem.setdefault(e, []).append((m.queryIdx, m.trainIdx - int(self._start[e])))
+        found = []
+        for e, pairs in by_emblem.items():
+            if len(pairs) < opts.min_inliers:
+                continue
+            emblem = self.emblems[e]
+            src = emblem.points[[t for _, t in pairs]]
+            dst = qpts[[q for q, _ in pairs]]
+            hom, mask = cv2.findHomography(src, dst, cv2.RANSAC, 6.0 / s, maxIters=500, confidence=0.995)
+            if hom is None or mask is None:
+                continue
+            inliers = int(mask.sum())
+            if inliers < opts.min_inliers:
+                continue
+            gw, gh = emblem.size
+            corners = np.array([[0, 0], [gw, 0], [gw, gh], [0, gh]], np.float32).reshape(-1, 1, 2)
+            outline = cv2.perspectiveTransform(corners, hom).reshape(4, 2)
+            if _plausible_outline(outline, w, h):
+                found.append(EmblemMatch(emblem, inliers, len(pairs), outline))
+        return sorted(found, key=lambda m: -m.inliers)
+
+
+def _plausible_outline(quad: np.ndarray, width: int, height: int) -> bool:
+    """A real emblem projects to a convex, not-too-skewed quadrilateral of sensible size."""
+    if not np.all(np.isfinite(quad)) or not cv2.isContourConvex(quad.astype(np.float32).reshape(-1, 1, 2)):
+        return False
+    area = cv2.contourArea(quad.astype(np.float32))
+    if area < 16 * 16 or area > 4.0 * width * height:
+        return False
+    sides = [float(np.linalg.norm(quad[i] - quad[(i + 1) % 4])) for i in range(4)]
+    if min(sides) < 8 or max(sides) / min(sides) > 6:
+        return False
+    # Opposite sides of a plausible perspective view differ by less than 4x.
+    return (
+        max(sides[0], sides[2]) / min(sides[0], sides[2]) < 4 and max(sides[1], sides[3]) / min(sides[1], sides[3]) < 4
+    )
+
+
+# ----------------------------------------------------------------------------------------------- flags
+
+
+@dataclass(frozen=True)
+class FlagCandidate:
+    box: tuple[float, float, float, float]  # image pixels
+    area_frac: float
+    cue: str  # "crescent" | "hoist" | "crescent+hoist"
+    white_inside: float
+    sky_around: float
+    party_around: float
+    score: float
+
+
+def _masks(hsv: np.ndarray) -> dict[str, np.ndarray]:
+    h, s, v = hsv[..., 0], hsv[..., 1], hsv[..., 2]
+    return {
+        # Pakistan green (#01411C is H~73 in OpenCV units), dark to mid, well saturated.
+        "green": ((h >= 55) & (h <= 95) & (s >= 80) & (v >= 20) & (v <= 210)),
+        "white": ((s <= 70) & (v >= 130)),
+        "sky": ((h >= 90) & (h <= 125) & (s >= 35) & (v >= 110)),
+        "red": (((h <= 8) | (h >= 170)) & (s >= 110) & (v >= 70)),
+        "black": (v <= 35),
+    }
+
+
+def find_pakistan_flags(rgb: np.ndarray, opts: FlagOptions) -> list[FlagCandidate]:
+    """Dark-green regions carrying the flag's white parts (crescent/star inside, or a hoist band beside)."""
+    h0, w0 = rgb.shape[:2]
+    if min(h0, w0) < 24:
+        return []
+    s = min(1.0, opts.work_side / max(h0, w0))
+    img = rgb if s >= 1.0 else cv2.resize(rgb, (round(w0 * s), round(h0 * s)), interpolation=cv2.INTER_AREA)
+    h, w = img.shape[:2]
+    hsv = cv2.cvtColor(cv2.GaussianBlur(img, (3, 3), 0), cv2.COLOR_RGB2HSV)
+    masks = _masks(hsv)
+    green: Any = masks["green"].astype(np.uint8)
+    green = cv2.morphologyEx(green, cv2.MORPH_CLOSE, np.ones((5, 5), np.uint8))
+    green = cv2.morphologyEx(green, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+    contours, _ = cv2.findContours(green, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    min_area = opts.min_area_frac * h * w
+    out: list[FlagCandidate] = []
+    white = masks["white"]
+    for cnt in contours:
+        if cv2.contourArea(cnt) < min_area:
+            continue
+        x, y, bw, bh = cv2.boundingRect(cnt)
+        if bw < 10 or bh < 10:
+            continue
+        filled = np.zeros((h, w), np.uint8)
+        cv2.drawContours(filled, [cnt], -1, 1, -1)
+        region = filled.astype(bool)
+        green_px = int((region & masks["green"]).sum())
+        region_px = int(region.sum())
+        # A flag is a solid green field: foliage and patterned cloth are far less uniformly green.
+        if green_px < 0.55 * region_px:
+            continue
+        # The crescent often reaches the edge of a waving flag, so "inside" is the convex hull, not the holes.
+        hull = np.zeros((h, w), np.uint8)
+        cv2.fillConvexPoly(hull, cv2.convexHull(cnt), 1)
+        hull_px = max(int(hull.sum()), 1)
+        holes_white = hull.astype(bool) & white & ~masks["green"]
+        white_inside = float(holes_white.sum()) / hull_px
+        crescent = 0.015 <= white_inside <= 0.4 and _has_crescent(holes_white, masks["green"], hull_px)
+        hoist = _hoist_band(white, x, y, bw, bh)
+        if not crescent:  # a white band beside a green patch alone is too common (walls, signs, clothes)
+            continue
+        ring = cv2.dilate(filled, np.ones((15, 15), np.uint8), iterations=2).astype(bool) & ~region
+        ring_px = max(int(ring.sum()), 1)
+        sky_around = float((ring & masks["sky"]).sum()) / ring_px
+        party_around = float((ring & masks["red"]).sum()) / ring_px
+        cue = "crescent+hoist" if crescent and hoist else ("crescent" if crescent else "hoist")
+        score = 0.55 + (0.25 if crescent else 0.0) + (0.15 if hoist else 0.0)
+        box = (x / s, y / s, (x + bw) / s, (y + bh) / s)
+        out.append(FlagCandidate(box, region_px / (h * w), cue, white_inside, sky_around, party_around, score))
+    return out
+
+
+def _has_crescent(white_inside: np.ndarray, green: np.ndarray, hull_px: int) -> bool:
+    """A white shape the size of the flag's crescent or star, concave like them, and set in the green field.
+
+    Text, windows and sky patches are nearly convex (solidity > 0.8); a crescent is ~0.4-0.6 and a five-point
+    star ~0.5. Requiring green on most of the shape's surroundings rules out white things beside green ones.
+    """
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(white_inside.astype(np.uint8), connectivity=8)
+    # Lettering (a green signboard or number plate) breaks into many similar white pieces; the flag has two.
+    if sum(1 for i in range(1, n) if stats[i, cv2.CC_STAT_AREA] >= 0.002 * hull_px) > 4:
+        return False
+    for i in range(1, n):
+        area = int(stats[i, cv2.CC_STAT_AREA])
+        if area < max(12, 0.012 * hull_px) or area > 0.3 * hull_px:
+            continue
+        x, y, bw, bh = (int(v) for v in stats[i, :4])
+        blob = (labels[y : y + bh, x : x + bw] == i).astype(np.uint8)
+        cnts, _ = cv2.findContours(blob, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+        hull_area = cv2.contourArea(cv2.convexHull(max(cnts, key=cv2.contourArea)))
+        solidity = area / max(hull_area, 1.0)
+        if not 0.25 <= solidity <= 0.75:
+            continue
+        pad = max(3, max(bw, bh) // 4)
+        y1, y2 = max(0, y - pad), min(green.shape[0], y + bh + pad)
+        x1, x2 = max(0, x - pad), min(green.shape[1], x + bw + pad)
+        near = labels[y1:y2, x1:x2] != i
+        if near.sum() and (green[y1:y2, x1:x2] & near).sum() / near.sum() >= 0.4:
+            return True
+    return False
+
+
+def _hoist_band(white: np.ndarray, x: int, y: int, bw: int, bh: int) -> bool:
+    """A white band as tall as the green field directly left or right of it (the flag's hoist)."""
+    h, w = white.shape
+    band = max(3, bw // 3)
+    for x1, x2 in ((x - band, x), (x + bw, x + bw + band)):
+        x1, x2 = max(0, x1), min(w, x2)
+        if x2 - x1 < max(3, band // 2):
+            continue
+        strip = white[y : y + bh, x1:x2]
+        if strip.size and strip.mean() >= 0.6:
+            # Not a white wall: the band's white must stop within about a band's width further out.
+            fx1, fx2 = (max(0, x1 - band), x1) if x1 < x else (x2, min(w, x2 + band))
+            beyond = white[y : y + bh, fx1:fx2]
+            if beyond.size == 0 or beyond.mean() < 0.6:
+                return True
+    return False
+
+
+# ----------------------------------------------------------------------------------------------- text
+
+
+@dataclass(frozen=True)
+class TextHit:
+    phrase: str
+    text: str
+    box: tuple[float, float, float, float]
+    what: str  # "designation" | "office"
+
+
+class TextMatcher:
+    """Designation and office phrases from the vocabulary, compiled once."""
+
+    def __init__(self, vocab: Vocabulary) -> None:
+        def words(p: str) -> re.Pattern[str]:
+            return re.compile(r"\b" + r"\s+".join(re.escape(t) for t in p.split()) + r"\b", re.IGNORECASE)
+
+        self._designations = [(p, words(p)) for p in vocab.designations]
+        self._acronyms = [(a, re.compile(r"(?<![A-Za-z])" + re.escape(a) + r"(?![A-Za-z])")) for a in vocab.acronyms]
+        self._urdu_designations = [(p, p.replace(" ", "")) for p in vocab.urdu_designations]
+        self._offices = [(p, words(p)) for p in vocab.office_phrases]
+        self._urdu_offices = [(p, p.replace(" ", "")) for p in vocab.urdu_office_phrases]
+
+    def hits(self, words: Sequence[Any]) -> list[TextHit]:
+        out: list[TextHit] = []
+        for w in words:
+            text = str(w.text)
+            compact = text.replace(" ", "")
+            # A designation counts on a short line (a plate or a board), not inside a running sentence.
+            short = len(text.split()) <= 6
+            for phrase, rx in self._designations:
+                if short and rx.search(text):
+                    out.append(TextHit(phrase, text, w.box, "designation"))
+                    break
+            else:
+                for phrase, rx in self._acronyms:
+                    if len(text.split()) <= 4 and rx.search(text):
+                        out.append(TextHit(phrase, text, w.box, "designation"))
+                        break
+                for phrase, needle in self._urdu_designations:
+                    if short and needle in compact:
+                        out.append(TextHit(phrase, text, w.box, "designation"))
+                        break
+            for phrase, rx in self._offices:
+                if rx.search(text):
+                    out.append(TextHit(phrase, text, w.box, "office"))
+                    break
+            else:
+                for phrase, needle in self._urdu_offices:
+                    if needle in compact:
+                        out.append(TextHit(phrase, text, w.box, "office"))
+                        break
+        return out
+
+
+def _cached_ocr_words(ctx: ImageContext) -> list[Any] | None:
+    """OCR words another detector already computed for this image (any engine), or None.
+
+    `ocr_words` memoises under ("ocr", id(engine)); we look for any such entry rather than building an engine
+    with possibly different options and missing the cache.
+    """
+    for key, value in ctx._memo.items():
+        if isinstance(key, tuple) and key and key[0] == "ocr":
+            return list(value)
+    return None
+
+
+# ----------------------------------------------------------------------------------------------- detector
+
+
+class InsigniaDetector:
+    name = "insignia"
+    version = "insignia-1"
+    produces = frozenset({Kind.INSIGNIA.value, Kind.FLAG_ONLY.value, Kind.OFFICE_SETTING.value})
+
+    def __init__(
+        self,
+        gallery: EmblemGallery,
+        vocabulary: Vocabulary,
+        options: InsigniaOptions | None = None,
+        ocr_engine: Any = None,
+    ) -> None:
+        self.gallery = gallery
+        self.options = options or InsigniaOptions()
+        self.text = TextMatcher(vocabulary)
+        self.ocr_engine = ocr_engine  # used only with ocr: always
+
+    def detect(self, ctx: ImageContext) -> list[Evidence]:
+        if min(ctx.width, ctx.height) < 24:
+            return []
+        out: list[Evidence] = []
+        out.extend(self._emblems(ctx))
+        out.extend(self._flags(ctx, emblem_found=bool(out)))
+        out.extend(self._text(ctx))
+        return out
+
+    def _ev(
+        self, kind: str, label: str, score: float, explanation: str, box: Any, ctx: ImageContext, **details: Any
+    ) -> Evidence:
+        b = None if box is None else clip_box(box, ctx.width, ctx.height)
+        return Evidence(
+            kind=kind,
+            label=label,
+            score=float(min(max(score, 0.0), 1.0)),
+            detector=self.name,
+            detector_version=self.version,
+            explanation=explanation,
+            box=b,
+            details=details,
+        )
+
+    def _emblems(self, ctx: ImageContext) -> list[Evidence]:
+        out = []
+        for m in self.gallery.match(ctx.gray(), self.options):
+            xs, ys = m.outline[:, 0], m.outline[:, 1]
+            score = 0.55 + 0.45 * min(1.0, (m.inliers - self.options.min_inliers) / 40)
+            out.append(
+                self._ev(
+                    Kind.INSIGNIA.value,
+                    f"emblem: {m.emblem.body}",
+                    score,
+                    f"gallery emblem {m.emblem.name!r} matched with {m.inliers} geometrically consistent keypoints",
+                    (xs.min(), ys.min(), xs.max(), ys.max()),
+                    ctx,
+                    cue="emblem",
+                    emblem=m.emblem.name,
+                    body=m.emblem.body,
+                    inliers=m.inliers,
+                    matches=m.matches,
+                    outline=[[round(float(x), 1), round(float(y), 1)] for x, y in m.outline],
+                )
+            )
+        return out
+
+    def _flags(self, ctx: ImageContext, emblem_found: bool) -> list[Evidence]:
+        fo = self.options.flags
+        flags = find_pakistan_flags(ctx.rgb, fo)
+        if not flags:
+            return []
+        several = len(flags) >= 2
+        out = []
+        official = 0
+        for f in flags:
+            details = dict(
+                cue="flag",
+                flag="Pakistan",
+                shape=f.cue,
+                area_frac=round(f.area_frac, 4),
+                sky_around=round(f.sky_around, 3),
+                party_colours_around=round(f.party_around, 3),
+            )
+            if f.party_around >= fo.party_frac:
+                why = "red/black party colours beside the green: a party flag, not an official one"
+            elif f.sky_around >= fo.sky_frac and not several and not emblem_found:
+                why = "flag against the sky with nothing official around it"
+            elif f.area_frac >= fo.dominant_frac and not several and not emblem_found:
+                why = "the flag fills the picture (a flag photo, not a setting)"
+            else:
+                why = ""
+            if why:
+                out.append(
+                    self._ev(
+                        Kind.FLAG_ONLY.value,
+                        "Pakistan flag, no official setting",
+                        f.score,
+                        f"Pakistan flag ({f.cue}) but {why}",
+                        f.box,
+                        ctx,
+                        **details,
+                    )
+                )
+                continue
+            official += 1
+            setting = (
+                "several flags in a row"
+                if several
+                else ("beside an emblem" if emblem_found else "indoors / beside people, not against the sky")
+            )
+            out.append(
+                self._ev(
+                    Kind.INSIGNIA.value,
+                    "Pakistan flag in an official setting",
+                    f.score,
+                    f"Pakistan flag ({f.cue}): green field with its white parts, {setting}",
+                    f.box,
+                    ctx,
+                    **details,
+                    setting=setting,
+                )
+            )
+        if official:
+            out.append(
+                self._ev(
+                    Kind.OFFICE_SETTING.value,
+                    "flags displayed (desk, podium or office)",
+                    0.5 if official == 1 else 0.65,
+                    f"{official} Pakistan flag(s) displayed away from the open sky",
+                    None,
+                    ctx,
+                    cue="flag_display",
+                    flags=official,
+                )
+            )
+        return out
+
+    def _text(self, ctx: ImageContext) -> list[Evidence]:
+        mode = self.options.ocr
+        if mode == "never":
+            return []
+        words = _cached_ocr_words(ctx)
+        if words is None and mode == "always" and self.ocr_engine is not None:
+            from detectors.runtime.ocr import ocr_words
+
+            words = ocr_words(ctx, self.ocr_engine)
+        if not words:
+            return []
+        out = []
+        seen: set[tuple[str, str]] = set()
+        for hit in self.text.hits(words):
+            if (hit.what, hit.phrase) in seen:
+                continue
+            seen.add((hit.what, hit.phrase))
+            if hit.what == "designation":
+                out.append(
+                    self._ev(
+                        Kind.INSIGNIA.value,
+                        f"designation plate: {hit.phrase}",
+                        0.6,
+                        f"OCR read {hit.text!r} (designation {hit.phrase!r}) on a short line",
+                        hit.box,
+                        ctx,
+                        cue="designation",
+                        phrase=hit.phrase,
+                        text=hit.text,
+                    )
+                )
+            else:
+                out.append(
+                    self._ev(
+                        Kind.INSIGNIA.value,
+                        f"office name: {hit.phrase}",
+                        0.55,
+                        f"OCR read {hit.text!r} naming a government office ({hit.phrase!r})",
+                        hit.box,
+                        ctx,
+                        cue="office_text",
+                        phrase=hit.phrase,
+                        text=hit.text,
+                    )
+                )
+        return out
+
+
+def gallery_dirs(settings: Any, opts: InsigniaOptions) -> list[Path]:
+    dirs = [BUILTIN_GALLERY] if opts.builtin_gallery else []
+    if opts.user_gallery:
+        dirs.append(Path(settings.data_dir) / "gallery")
+    dirs.extend(Path(d) for d in opts.gallery_dirs)
+    for d in opts.gallery_dirs:
+        if not (Path(d) / GALLERY_INDEX).is_file():
+            raise ConfigError(f"insignia gallery {d} has no {GALLERY_INDEX}")
+    return dirs
+
+
+@register_detector("insignia")
+def build(settings: Any) -> InsigniaDetector:
+    opts = validate_model(InsigniaOptions, settings.options_for("insignia"), "detector_options.insignia")
+    vocab = load_yaml_model(Vocabulary, opts.vocabulary or VOCABULARY_FILE)
+    gallery = EmblemGallery.load(gallery_dirs(settings, opts))
+    engine = None
+    if opts.ocr == "always":
+        from detectors.runtime.ocr import shared_ocr_engine
+
+        try:
+            engine = shared_ocr_engine(
+                settings.ocr.engine, threads=settings.ocr.threads, max_side=settings.ocr.max_side
+            )
+        except DetectorUnavailable as exc:
+            raise DetectorUnavailable("insignia", f"ocr: always needs an OCR engine: {exc}") from None
+    return InsigniaDetector(gallery, vocab, opts, engine)
+
+
+__all__ = ["EmblemGallery", "InsigniaDetector", "InsigniaOptions", "Vocabulary", "find_pakistan_flags"]

@@ -1,0 +1,321 @@
+"""Insignia detector on generated scenes: gallery emblems pasted scaled/rotated/tilted/occluded, a drawn
+Pakistan flag on a desk versus against the sky, a rendered designation plate; the gallery CLI; config errors."""
+
+from __future__ import annotations
+
+import argparse
+import math
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import pytest
+
+from datasets.make_gallery import EMBLEMS, draw_variant, paste_warped, textured_scene
+from detectors.base import ImageContext
+from detectors.errors import ConfigError
+from detectors.evidence import Evidence
+from detectors.insignia import (
+    BUILTIN_GALLERY,
+    EmblemGallery,
+    InsigniaDetector,
+    InsigniaOptions,
+    Vocabulary,
+    build,
+)
+from detectors.runtime.ocr import OcrWord, ocr_words
+from service.settings import Settings
+from tests.contract import ImageDetectorContract
+
+PK_GREEN = (1, 65, 28)
+
+
+def make_detector(tmp: Path | None = None, **options: Any) -> InsigniaDetector:
+    det = build(Settings(data_dir=tmp or Path("/nonexistent-data-dir"), detector_options={"insignia": options}))
+    assert isinstance(det, InsigniaDetector)
+    return det
+
+
+def kinds(ev: list[Evidence]) -> set[str]:
+    return {e.kind for e in ev}
+
+
+def iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
+    x1, y1, x2, y2 = max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3])
+    inter = max(0.0, x2 - x1) * max(0.0, y2 - y1)
+    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
+
+
+class TestInsigniaContract(ImageDetectorContract):
+    def make_detector(self) -> InsigniaDetector:
+        return make_detector()
+
+
+# ------------------------------------------------------------------------------------------------ emblems
+
+EMBLEM_VIEWS = {
+    "large_upright": dict(size=300, angle_deg=0, tilt=0.0, occlude=0.0),
+    "small": dict(size=130, angle_deg=0, tilt=0.0, occlude=0.0),
+    "rotated_40": dict(size=220, angle_deg=40, tilt=0.0, occlude=0.0),
+    "perspective": dict(size=260, angle_deg=-10, tilt=0.3, occlude=0.0),
+    "occluded_35pct": dict(size=260, angle_deg=15, tilt=0.1, occlude=0.35),
+}
+
+
+@pytest.fixture(scope="module")
+def detector() -> InsigniaDetector:
+    return make_detector()
+
+
+@pytest.mark.parametrize("view", sorted(EMBLEM_VIEWS))
+@pytest.mark.parametrize("name", sorted(EMBLEMS))
+def test_gallery_emblem_found_in_scene(detector: InsigniaDetector, name: str, view: str) -> None:
+    emblem = EMBLEMS[name][0]()
+    scene, quad = paste_warped(textured_scene(11), emblem, (420, 380), seed=3, **EMBLEM_VIEWS[view])
+    ev = [e for e in detector.detect(ImageContext(rgb=scene)) if e.details.get("cue") == "emblem"]
+    assert [e.details["emblem"] for e in ev] == [name]
+    assert ev[0].kind == "insignia" and ev[0].details["inliers"] >= 12
+    truth = (quad[:, 0].min(), quad[:, 1].min(), quad[:, 0].max(), quad[:, 1].max())
+    assert ev[0].box is not None and iou(ev[0].box, truth) > 0.6
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4, 5])
+def test_scene_without_emblem_has_no_emblem(detector: InsigniaDetector, seed: int) -> None:
+    scene = textured_scene(seed)
+    # A distractor that is emblem-like but not in the gallery.
+    scene, _ = paste_warped(scene, draw_variant(seed), (480, 360), 260)
+    assert [e for e in detector.detect(ImageContext(rgb=scene)) if e.details.get("cue") == "emblem"] == []
+
+
+def test_fifty_emblem_gallery_finds_the_right_one(tmp_path: Path) -> None:
+    import yaml
+
+    from datasets.make_gallery import write_gallery
+
+    entries = write_gallery(tmp_path)
+    for k in range(46):
+        cv2.imwrite(str(tmp_path / f"v{k}.png"), cv2.cvtColor(draw_variant(2000 + k), cv2.COLOR_RGB2BGR))
+        entries.append({"name": f"v{k}", "file": f"v{k}.png", "body": f"variant {k}"})
+    (tmp_path / "gallery.yaml").write_text(yaml.safe_dump({"emblems": entries}))
+    gallery = EmblemGallery.load([tmp_path])
+    assert len(gallery.emblems) == 50 and gallery.index_kind == "lsh"
+    opts = InsigniaOptions()
+    cases = [(n, v) for n in sorted(EMBLEMS) for v in ("perspective", "occluded_35pct")] + [("v3", "rotated_40")]
+    for i, (name, view) in enumerate(cases):
+        emblem = EMBLEMS[name][0]() if name in EMBLEMS else draw_variant(2000 + int(name[1:]))
+        scene, _ = paste_warped(textured_scene(40 + i), emblem, (500, 350), **EMBLEM_VIEWS[view])
+        found = gallery.match(cv2.cvtColor(scene, cv2.COLOR_RGB2GRAY), opts)
+        assert [m.emblem.name for m in found][:1] == [name]
+    assert gallery.match(cv2.cvtColor(textured_scene(99), cv2.COLOR_RGB2GRAY), opts) == []
+
+
+# ------------------------------------------------------------------------------------------------ flags
+
+
+def draw_pakistan_flag(width: int) -> np.ndarray:
+    """The flag at 3:2: white hoist quarter, green field, white crescent and five-point star."""
+    h = int(width * 2 / 3)
+    flag = np.full((h, width, 3), PK_GREEN, np.uint8)
+    flag[:, : width // 4] = 255
+    cx, cy = int(width * 0.625), h // 2
+    r = int(h * 0.3)
+    cv2.circle(flag, (cx, cy), r, (255, 255, 255), -1, cv2.LINE_AA)
+    cv2.circle(flag, (cx + int(r * 0.3), cy - int(r * 0.25)), int(r * 0.85), PK_GREEN, -1, cv2.LINE_AA)
+    sx, sy, sr = cx + int(r * 0.55), cy - int(r * 0.45), r * 0.28
+    pts = [
+        (
+            sx + (sr if k % 2 == 0 else sr * 0.4) * math.cos(-math.pi / 2 + k * math.pi / 5 + 0.4),
+            sy + (sr if k % 2 == 0 else sr * 0.4) * math.sin(-math.pi / 2 + k * math.pi / 5 + 0.4),
+        )
+        for k in range(10)
+    ]
+    cv2.fillPoly(flag, [np.round(np.array(pts)).astype(np.int32)], (255, 255, 255), cv2.LINE_AA)
+    return flag
+
+
+def desk_scene(with_flag: bool, flags: int = 1) -> np.ndarray:
+    """An office: beige wall, wooden desk, a seated dark figure, desk flags on small poles."""
+    img = np.full((600, 900, 3), (215, 200, 170), np.uint8)
+    img[380:] = (110, 70, 40)  # desk
+    cv2.rectangle(img, (380, 170), (520, 380), (30, 30, 45), -1)  # person's body
+    cv2.circle(img, (450, 130), 45, (170, 130, 100), -1)  # head
+    cv2.rectangle(img, (300, 300), (420, 330), (240, 240, 235), -1)  # papers
+    if with_flag:
+        for k in range(flags):
+            flag = draw_pakistan_flag(120)
+            x0 = 620 + k * 150
+            cv2.line(img, (x0, 250), (x0, 400), (200, 180, 60), 4)
+            img[255 : 255 + flag.shape[0], x0 + 2 : x0 + 2 + flag.shape[1]] = flag
+    return img
+
+
+def sky_scene() -> np.ndarray:
+    """A flag on a pole against a clear blue sky."""
+    yy = np.linspace(0, 1, 600)[:, None]
+    sky = np.stack([np.full((600, 900), 0), np.full((600, 900), 0), np.full((600, 900), 0)], -1).astype(np.float32)
+    sky[..., 0] = 70 + 50 * yy
+    sky[..., 1] = 130 + 50 * yy
+    sky[..., 2] = 225 - 10 * yy
+    img = sky.astype(np.uint8)
+    flag = draw_pakistan_flag(300)
+    cv2.line(img, (295, 100), (295, 600), (180, 180, 180), 6)
+    img[120 : 120 + flag.shape[0], 300:600] = flag
+    return img
+
+
+def test_flag_on_desk_is_insignia(detector: InsigniaDetector) -> None:
+    ev = detector.detect(ImageContext(rgb=desk_scene(True)))
+    flags = [e for e in ev if e.details.get("cue") == "flag"]
+    assert [e.kind for e in flags] == ["insignia"]
+    assert flags[0].box is not None and 600 <= flags[0].box[0] and flags[0].box[2] <= 760
+    assert "office_setting" in kinds(ev)
+
+
+def test_row_of_desk_flags_is_insignia(detector: InsigniaDetector) -> None:
+    ev = detector.detect(ImageContext(rgb=desk_scene(True, flags=2)))
+    assert [e.kind for e in ev if e.details.get("cue") == "flag"] == ["insignia", "insignia"]
+
+
+def test_desk_without_flag_has_nothing(detector: InsigniaDetector) -> None:
+    assert detector.detect(ImageContext(rgb=desk_scene(False))) == []
+
+
+def test_flag_against_sky_is_flag_only(detector: InsigniaDetector) -> None:
+    ev = detector.detect(ImageContext(rgb=sky_scene()))
+    assert kinds(ev) == {"flag_only"}
+
+
+def test_flag_filling_the_picture_is_flag_only(detector: InsigniaDetector) -> None:
+    ev = detector.detect(ImageContext(rgb=draw_pakistan_flag(600)))
+    assert kinds(ev) == {"flag_only"}
+
+
+def test_party_colours_beside_green_is_flag_only(detector: InsigniaDetector) -> None:
+    img = desk_scene(False)
+    flag = draw_pakistan_flag(160)
+    flag[:, :40] = (200, 20, 30)  # red where the white hoist would be: a party flag
+    img[150 : 150 + flag.shape[0], 650:810] = flag
+    img[150 + flag.shape[0] : 150 + flag.shape[0] + 30, 650:810] = (200, 20, 30)
+    ev = detector.detect(ImageContext(rgb=img))
+    assert "insignia" not in kinds(ev) and "flag_only" in kinds(ev)
+
+
+def test_plain_green_without_crescent_is_not_a_flag(detector: InsigniaDetector) -> None:
+    img = desk_scene(False)
+    img[200:330, 640:820] = PK_GREEN  # a green board
+    cv2.putText(img, "EXIT 12", (650, 280), cv2.FONT_HERSHEY_SIMPLEX, 1.2, (255, 255, 255), 3)
+    assert detector.detect(ImageContext(rgb=img)) == []
+
+
+# ------------------------------------------------------------------------------------------------ text
+
+
+class FakeOcr:
+    name = "fake-ocr"
+    version = "1"
+
+    def __init__(self, lines: list[tuple[str, tuple[float, float, float, float]]]) -> None:
+        self.lines = lines
+        self.calls = 0
+
+    def detect_text(self, rgb: np.ndarray) -> list[tuple[tuple[float, float], ...]]:
+        return [w.quad for w in self.read(rgb)]
+
+    def read(self, rgb: np.ndarray) -> list[OcrWord]:
+        self.calls += 1
+        return [OcrWord(t, 0.9, ((b[0], b[1]), (b[2], b[1]), (b[2], b[3]), (b[0], b[3]))) for t, b in self.lines]
+
+
+def test_reuses_ocr_another_detector_ran(detector: InsigniaDetector) -> None:
+    ctx = ImageContext(rgb=desk_scene(False))
+    engine = FakeOcr([("Deputy Commissioner", (300.0, 390.0, 520.0, 420.0)), ("Karachi East", (320, 425, 500, 450))])
+    ocr_words(ctx, engine)  # as the documents detector would
+    ev = detector.detect(ctx)
+    plates = [e for e in ev if e.details.get("cue") == "designation"]
+    assert [e.details["phrase"] for e in plates] == ["Deputy Commissioner"]
+    assert plates[0].kind == "insignia" and plates[0].box == (300.0, 390.0, 520.0, 420.0)
+    assert engine.calls == 1
+
+
+def test_text_rules_short_lines_acronyms_and_urdu(detector: InsigniaDetector) -> None:
+    ctx = ImageContext(rgb=desk_scene(False))
+    ocr_words(
+        ctx,
+        FakeOcr(
+            [
+                ("The director of the company signed this agreement on behalf of all parties", (0, 0, 800, 20)),
+                ("we will show the results", (0, 30, 300, 50)),
+                ("SSP Malir", (10, 60, 120, 80)),
+                ("ڈپٹی کمشنر", (10, 90, 120, 110)),
+                ("Government of Sindh", (10, 120, 220, 140)),
+            ]
+        ),
+    )
+    ev = detector.detect(ctx)
+    assert sorted(e.details["phrase"] for e in ev) == ["Government of Sindh", "SSP", "ڈپٹی کمشنر"]
+
+
+def test_no_ocr_run_by_default(detector: InsigniaDetector) -> None:
+    ctx = ImageContext(rgb=desk_scene(False))
+    detector.detect(ctx)
+    assert "ocr" not in ctx.timings_ms
+
+
+def render_plate() -> np.ndarray:
+    img = desk_scene(False)
+    cv2.rectangle(img, (250, 400), (650, 470), (25, 25, 25), -1)
+    cv2.rectangle(img, (250, 400), (650, 470), (200, 170, 60), 3)
+    cv2.putText(img, "DEPUTY COMMISSIONER", (268, 448), cv2.FONT_HERSHEY_DUPLEX, 1.05, (235, 205, 120), 2, cv2.LINE_AA)
+    return img
+
+
+def test_rendered_name_plate_read_by_real_ocr(tmp_path: Path) -> None:
+    pytest.importorskip("rapidocr")
+    det = make_detector(tmp_path, ocr="always")
+    ev = det.detect(ImageContext(rgb=render_plate()))
+    plates = [e for e in ev if e.details.get("cue") == "designation"]
+    assert plates and plates[0].details["phrase"] == "Deputy Commissioner" and plates[0].kind == "insignia"
+
+
+# ------------------------------------------------------------------------------------------------ config, CLI
+
+
+def test_unknown_option_and_vocabulary_key_are_named(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="min_inlier"):
+        make_detector(tmp_path, min_inlier=5)
+    bad = tmp_path / "vocab.yaml"
+    bad.write_text("designations: [Secretary]\ndesignation: [typo]\n")
+    with pytest.raises(ConfigError, match="designation"):
+        make_detector(tmp_path, vocabulary=str(bad))
+    assert Vocabulary(designations=["x"]).designations == ["x"]
+
+
+def test_builtin_gallery_ships_stand_ins() -> None:
+    gallery = EmblemGallery.load([BUILTIN_GALLERY])
+    assert {e.name for e in gallery.emblems} == set(EMBLEMS)
+    assert all("stand-in" in e.body for e in gallery.emblems)
+
+
+def test_gallery_cli_add_then_detect(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from service.commands import gallery as cmd
+
+    cfg = tmp_path / "settings.yaml"
+    cfg.write_text(f"data_dir: {tmp_path / 'data'}\n")
+    img = tmp_path / "crest.png"
+    cv2.imwrite(str(img), cv2.cvtColor(draw_variant(77), cv2.COLOR_RGB2BGR))
+    parser = argparse.ArgumentParser()
+    cmd.register(parser.add_subparsers())
+
+    def run(*argv: str) -> int:
+        args = parser.parse_args(list(argv))
+        return int(args.func(args))
+
+    assert run("gallery", "add", "district_crest", str(img), "--body", "District Council", "--config", str(cfg)) == 0
+    assert run("gallery", "list", "--config", str(cfg)) == 0
+    out = capsys.readouterr().out
+    assert "district_crest" in out and "gop_crescent_seal" in out
+    det = build(Settings(data_dir=tmp_path / "data"))
+    scene, _ = paste_warped(textured_scene(21), draw_variant(77), (400, 300), 240, 20, 0.15)
+    ev = [e for e in det.detect(ImageContext(rgb=scene)) if e.details.get("cue") == "emblem"]
+    assert [(e.details["emblem"], e.details["body"]) for e in ev] == [("district_crest", "District Council")]
