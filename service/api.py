@@ -57,6 +57,8 @@ def create_app(settings: Settings | None = None, screener: Screener | None = Non
         files: Annotated[list[UploadFile], File(description="images or a short video")],
         caption: Annotated[str, Form()] = "",
         account_id: Annotated[str, Form()] = "",
+        group_id: Annotated[str, Form()] = "",
+        group_admins: Annotated[str, Form(description="comma-separated admin account ids")] = "",
         post_id: Annotated[str, Form()] = "",
     ) -> dict[str, Any]:
         media = []
@@ -66,7 +68,12 @@ def create_app(settings: Settings | None = None, screener: Screener | None = Non
             if len(data) > limit:
                 raise MediaTooLarge(f"{f.filename}: over the {limit}-byte limit")
             media.append((f.filename or "upload", data))
-        verdict = screen_media(s, media, caption=caption, author=Author(account_id=account_id), post_id=post_id)
+        author = Author(
+            account_id=account_id,
+            group_id=group_id or None,
+            group_admins=tuple(a.strip() for a in group_admins.split(",") if a.strip()),
+        )
+        verdict = screen_media(s, media, caption=caption, author=author, post_id=post_id)
         return verdict.to_dict()
 
     @app.post("/v1/hook")

@@ -56,7 +56,11 @@ def cmd_screen(args: argparse.Namespace) -> int:
     post = Post(
         images=tuple(images),
         caption=args.caption or "",
-        author=Author(account_id=args.account or ""),
+        author=Author(
+            account_id=args.account or "",
+            group_id=args.group_id,
+            group_admins=tuple(a.strip() for a in (args.group_admins or "").split(",") if a.strip()),
+        ),
         post_id=args.post_id or ",".join(p.name for p in args.images),
     )
     verdict = screener.screen(post)
@@ -160,6 +164,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("images", nargs="+", type=Path)
     p.add_argument("--caption", help="the post's caption text")
     p.add_argument("--account", help="the author's account id (for exemptions)")
+    p.add_argument("--group-id", help="the group the post was made in")
+    p.add_argument("--group-admins", help="comma-separated admin account ids of that group (OM para 6)")
     p.add_argument("--post-id")
     p.add_argument("--json", action="store_true", help="print the verdict as JSON")
     _add_common(p)

@@ -23,6 +23,7 @@ class HookAuthor(Strict):
     account_id: str = ""
     display_name: str = ""
     group_id: str | None = None
+    group_admins: list[str] = Field(default_factory=list, max_length=100)
 
 
 class HookRequest(Strict):
@@ -62,5 +63,10 @@ def handle_hook(screener: Screener, payload: Any) -> dict[str, Any]:
     if not media and not req.caption:
         raise BadInput("a post needs at least one image or a caption")
     a = req.author
-    author = Author(account_id=a.account_id, display_name=a.display_name, group_id=a.group_id)
+    author = Author(
+        account_id=a.account_id,
+        display_name=a.display_name,
+        group_id=a.group_id,
+        group_admins=tuple(a.group_admins),
+    )
     return screen_media(screener, media, caption=req.caption, author=author, post_id=req.post_id).to_dict()

@@ -50,3 +50,22 @@ def test_hook_rejects_unknown_keys_and_bad_base64(client):
     assert r.status_code == 400 and "base64" in r.json()["detail"]
     r = client.post("/v1/hook", content=b"not json", headers={"content-type": "application/json"})
     assert r.status_code == 400
+
+
+def test_hook_passes_group_admins_to_policy():
+    from detectors.evidence import DecisionLevel, Post
+    from service.hooks import handle_hook
+
+    seen: list[Post] = []
+
+    class Recorder:
+        settings = Settings()
+
+        def screen(self, post):
+            seen.append(post)
+            from detectors.evidence import Verdict
+
+            return Verdict(DecisionLevel.CLEAR, 0.0, (), (), {}, {})
+
+    handle_hook(Recorder(), {"caption": "x", "author": {"account_id": "u1", "group_id": "g", "group_admins": ["a1"]}})
+    assert seen[0].author.group_admins == ("a1",) and seen[0].author.group_id == "g"
