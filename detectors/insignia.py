@@ -11,8 +11,9 @@ Three independent, explainable cues, each cheap enough to run on every image:
   white hoist band beside it. Where it stands decides the kind: indoors, beside people, several in a row ->
   `insignia`; alone against the sky, filling a stock photo, or next to red/black party colours -> `flag_only`.
 - Name plates and office signage: OCR words matched against word lists in detectors/data/insignia.yaml.
-  OCR is the costly stage (~1 s/photo), so by default this detector only reads text another detector has
-  already run OCR for (the per-image memo makes that free); `ocr: always` runs it here.
+  OCR is the costly stage (~1 s/photo), so by default (`ocr: gated`) it runs here only on page-like images
+  (paper, letterheads, boards: mostly near-white), and text lines other detectors already read for the image
+  are reused for free through the per-image memo. `reuse` never runs OCR here; `always` runs it everywhere.
 
 Not done: other countries' flags are not recognised (only the Pakistan flag's colours and shapes are modelled);
 the Quaid-e-Azam portrait behind a desk is not detected (no honest cheap cue found); emblems not in the
@@ -78,7 +79,10 @@ class InsigniaOptions(Strict):
     builtin_gallery: bool = True
     user_gallery: bool = True  # <data_dir>/gallery, where `assetscreen gallery add` writes
     vocabulary: Path | None = None
-    ocr: Literal["never", "reuse", "always"] = "reuse"
+    # never: no text cue; reuse: only lines other detectors already read; gated: also run OCR here on page-like
+    # images (paper, letterheads, boards: the near-white share >= ocr_gate_white); always: OCR every image.
+    ocr: Literal["never", "reuse", "gated", "always"] = "gated"
+    ocr_gate_white: float = Field(0.35, ge=0, le=1)
     work_side: int = Field(960, gt=0, description="emblem matching runs on a copy this size")
     orb_features: int = Field(1000, gt=0)
     min_inliers: int = Field(12, gt=3)
@@ -329,6 +333,10 @@ def find_pakistan_flags(rgb: np.ndarray, opts: FlagOptions) -> list[FlagCandidat
     return out
 
 
+SOLIDITY_RANGE = (0.25, 0.75)
+GREEN_AROUND_MIN = 0.4
+
+
 def _has_crescent(white_inside: np.ndarray, green: np.ndarray, hull_px: int) -> bool:
     """A white shape the size of the flag's crescent or star, concave like them, and set in the green field.
 
@@ -346,15 +354,17 @@ def _has_crescent(white_inside: np.ndarray, green: np.ndarray, hull_px: int) -> 
         x, y, bw, bh = (int(v) for v in stats[i, :4])
         blob = (labels[y : y + bh, x : x + bw] == i).astype(np.uint8)
         cnts, _ = cv2.findContours(blob, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-        hull_area = cv2.contourArea(cv2.convexHull(max(cnts, key=cv2.contourArea)))
-        solidity = area / max(hull_area, 1.0)
-        if not 0.25 <= solidity <= 0.75:
+        # Hull measured in pixels like the blob (contour areas undercount small shapes by half a perimeter).
+        hull_mask = np.zeros_like(blob)
+        cv2.fillConvexPoly(hull_mask, cv2.convexHull(np.vstack(cnts)), 1)
+        solidity = area / max(int(hull_mask.sum()), 1)
+        if not SOLIDITY_RANGE[0] <= solidity <= SOLIDITY_RANGE[1]:
             continue
         pad = max(3, max(bw, bh) // 4)
         y1, y2 = max(0, y - pad), min(green.shape[0], y + bh + pad)
         x1, x2 = max(0, x - pad), min(green.shape[1], x + bw + pad)
         near = labels[y1:y2, x1:x2] != i
-        if near.sum() and (green[y1:y2, x1:x2] & near).sum() / near.sum() >= 0.4:
+        if near.sum() and (green[y1:y2, x1:x2] & near).sum() / near.sum() >= GREEN_AROUND_MIN:
             return True
     return False
 
@@ -434,15 +444,37 @@ class TextMatcher:
 
 
 def _cached_ocr_words(ctx: ImageContext) -> list[Any] | None:
-    """OCR words another detector already computed for this image (any engine), or None.
+    """Text lines other detectors already recognised for this image (any engine), or None if none did.
 
-    `ocr_words` memoises under ("ocr", id(engine)); we look for any such entry rather than building an engine
-    with possibly different options and missing the cache.
+    `ocr_words` memoises whole-image OCR under ("ocr", id(engine)) and `read_quads` keeps the lines it read
+    under ("rec_lines", id(engine)); we collect both rather than building an engine with possibly different
+    options and missing the cache.
     """
-    for key, value in ctx._memo.items():
-        if isinstance(key, tuple) and key and key[0] == "ocr":
-            return list(value)
-    return None
+    found: dict[tuple[int, ...], Any] = {}
+    seen_any = False
+    for key, value in list(ctx._memo.items()):
+        if not (isinstance(key, tuple) and key):
+            continue
+        if key[0] == "ocr":
+            seen_any = True
+            words = list(value)
+        elif key[0] == "rec_lines" and isinstance(value, dict):
+            seen_any = True
+            words = [w for w in value.values() if w is not None]
+        else:
+            continue
+        for w in words:
+            found.setdefault(tuple(int(round(v)) for v in w.box), w)
+    return list(found.values()) if seen_any else None
+
+
+def page_like_share(rgb: np.ndarray, side: int = 320) -> float:
+    """Share of near-white, unsaturated pixels: high for paper, letterheads, boards and plain signs."""
+    h, w = rgb.shape[:2]
+    s = min(1.0, side / max(h, w))
+    small = rgb if s >= 1.0 else cv2.resize(rgb, (max(1, round(w * s)), max(1, round(h * s))), cv2.INTER_AREA)
+    hsv = cv2.cvtColor(small, cv2.COLOR_RGB2HSV)
+    return float(((hsv[..., 1] <= 50) & (hsv[..., 2] >= 170)).mean())
 
 
 # ----------------------------------------------------------------------------------------------- detector
@@ -588,10 +620,13 @@ class InsigniaDetector:
         if mode == "never":
             return []
         words = _cached_ocr_words(ctx)
-        if words is None and mode == "always" and self.ocr_engine is not None:
+        run_here = mode == "always" or (mode == "gated" and page_like_share(ctx.rgb) >= self.options.ocr_gate_white)
+        if self.ocr_engine is not None and run_here:
             from detectors.runtime.ocr import ocr_words
 
-            words = ocr_words(ctx, self.ocr_engine)
+            # Whole-image OCR (shares any lines already recognised); merged with what others read.
+            extra = ocr_words(ctx, self.ocr_engine)
+            words = list(extra) + [w for w in (words or []) if w not in extra]
         if not words:
             return []
         out = []
@@ -648,7 +683,7 @@ def build(settings: Any) -> InsigniaDetector:
     vocab = load_yaml_model(Vocabulary, opts.vocabulary or VOCABULARY_FILE)
     gallery = EmblemGallery.load(gallery_dirs(settings, opts))
     engine = None
-    if opts.ocr == "always":
+    if opts.ocr in ("gated", "always"):
         from detectors.runtime.ocr import shared_ocr_engine
 
         try:
@@ -656,7 +691,7 @@ def build(settings: Any) -> InsigniaDetector:
                 settings.ocr.engine, threads=settings.ocr.threads, max_side=settings.ocr.max_side
             )
         except DetectorUnavailable as exc:
-            raise DetectorUnavailable("insignia", f"ocr: always needs an OCR engine: {exc}") from None
+            raise DetectorUnavailable("insignia", f"ocr: {opts.ocr} needs an OCR engine: {exc}") from None
     return InsigniaDetector(gallery, vocab, opts, engine)
 
 

@@ -230,8 +230,8 @@ class FakeOcr:
 def test_reuses_ocr_another_detector_ran(detector: InsigniaDetector) -> None:
     ctx = ImageContext(rgb=desk_scene(False))
     engine = FakeOcr([("Deputy Commissioner", (300.0, 390.0, 520.0, 420.0)), ("Karachi East", (320, 425, 500, 450))])
-    ocr_words(ctx, engine)  # as the documents detector would
-    ev = detector.detect(ctx)
+    ocr_words(ctx, engine)  # as another detector would
+    ev = make_detector(ocr="reuse").detect(ctx)
     plates = [e for e in ev if e.details.get("cue") == "designation"]
     assert [e.details["phrase"] for e in plates] == ["Deputy Commissioner"]
     assert plates[0].kind == "insignia" and plates[0].box == (300.0, 390.0, 520.0, 420.0)
@@ -252,14 +252,22 @@ def test_text_rules_short_lines_acronyms_and_urdu(detector: InsigniaDetector) ->
             ]
         ),
     )
-    ev = detector.detect(ctx)
+    ev = make_detector(ocr="reuse").detect(ctx)
     assert sorted(e.details["phrase"] for e in ev) == ["Government of Sindh", "SSP", "ڈپٹی کمشنر"]
 
 
-def test_no_ocr_run_by_default(detector: InsigniaDetector) -> None:
-    ctx = ImageContext(rgb=desk_scene(False))
-    detector.detect(ctx)
-    assert "ocr" not in ctx.timings_ms
+def test_ocr_gate_runs_only_on_page_like_images(tmp_path: Path) -> None:
+    det = make_detector(tmp_path, ocr="gated")
+    engine = FakeOcr([("Office of the Deputy Commissioner", (100.0, 100.0, 500.0, 130.0))])
+    det.ocr_engine = engine
+    photo = ImageContext(rgb=desk_scene(False))
+    assert det.detect(photo) == [] and engine.calls == 0
+    page = np.full((800, 600, 3), 245, np.uint8)
+    ev = det.detect(ImageContext(rgb=page))
+    assert engine.calls == 1
+    assert {e.details["phrase"] for e in ev} == {"Office of the", "Deputy Commissioner"}
+    reuse = make_detector(tmp_path, ocr="reuse")
+    assert reuse.ocr_engine is None and reuse.detect(ImageContext(rgb=page)) == []
 
 
 def render_plate() -> np.ndarray:
@@ -319,3 +327,13 @@ def test_gallery_cli_add_then_detect(tmp_path: Path, capsys: pytest.CaptureFixtu
     scene, _ = paste_warped(textured_scene(21), draw_variant(77), (400, 300), 240, 20, 0.15)
     ev = [e for e in det.detect(ImageContext(rgb=scene)) if e.details.get("cue") == "emblem"]
     assert [(e.details["emblem"], e.details["body"]) for e in ev] == [("district_crest", "District Council")]
+
+
+def test_reuses_lines_read_line_by_line() -> None:
+    """Lines a detector recognised one by one (read_quads' per-image cache) count too."""
+    ctx = ImageContext(rgb=desk_scene(False))
+    cache = ctx.memo(("rec_lines", 12345), dict)
+    cache[(0, 0, 1, 1)] = OcrWord("SHO Saddar", 0.9, ((10, 10), (90, 10), (90, 30), (10, 30)))
+    cache[(2, 2, 3, 3)] = None  # a line that could not be read
+    ev = make_detector(ocr="reuse").detect(ctx)
+    assert [(e.details["cue"], e.details["phrase"]) for e in ev] == [("designation", "SHO")]
