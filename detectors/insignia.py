@@ -472,7 +472,9 @@ def page_like_share(rgb: np.ndarray, side: int = 320) -> float:
     """Share of near-white, unsaturated pixels: high for paper, letterheads, boards and plain signs."""
     h, w = rgb.shape[:2]
     s = min(1.0, side / max(h, w))
-    small = rgb if s >= 1.0 else cv2.resize(rgb, (max(1, round(w * s)), max(1, round(h * s))), cv2.INTER_AREA)
+    small = (
+        rgb if s >= 1.0 else cv2.resize(rgb, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
+    )
     hsv = cv2.cvtColor(small, cv2.COLOR_RGB2HSV)
     return float(((hsv[..., 1] <= 50) & (hsv[..., 2] >= 170)).mean())
 
