@@ -71,7 +71,7 @@ class FlagOptions(Strict):
     min_area_frac: float = Field(0.002, gt=0, lt=1, description="smallest green region, fraction of image")
     sky_frac: float = Field(0.45, gt=0, le=1, description="ring around the flag this much sky -> flag alone")
     dominant_frac: float = Field(0.30, gt=0, le=1, description="flag covers this much of the image -> stock photo")
-    party_frac: float = Field(0.12, gt=0, le=1, description="red/black beside the green this much -> party flag")
+    party_frac: float = Field(0.3, gt=0, le=1, description="red beside the green this much -> party flag")
 
 
 class InsigniaOptions(Strict):
@@ -82,7 +82,7 @@ class InsigniaOptions(Strict):
     # never: no text cue; reuse: only lines other detectors already read; gated: also run OCR here on page-like
     # images (paper, letterheads, boards: the near-white share >= ocr_gate_white); always: OCR every image.
     ocr: Literal["never", "reuse", "gated", "always"] = "gated"
-    ocr_gate_white: float = Field(0.35, ge=0, le=1)
+    ocr_gate_white: float = Field(0.4, ge=0, le=1)
     work_side: int = Field(960, gt=0, description="emblem matching runs on a copy this size")
     orb_features: int = Field(1000, gt=0)
     min_inliers: int = Field(12, gt=3)
@@ -476,7 +476,7 @@ def page_like_share(rgb: np.ndarray, side: int = 320) -> float:
         rgb if s >= 1.0 else cv2.resize(rgb, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
     )
     hsv = cv2.cvtColor(small, cv2.COLOR_RGB2HSV)
-    return float(((hsv[..., 1] <= 50) & (hsv[..., 2] >= 170)).mean())
+    return float(((hsv[..., 1] <= 40) & (hsv[..., 2] >= 130)).mean())
 
 
 # ----------------------------------------------------------------------------------------------- detector
