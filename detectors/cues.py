@@ -216,7 +216,7 @@ def match_markers(texts: Iterable[str], markers: Sequence[str], fuzzy_min_len: i
                 hit = nm.replace(" ", "") in compact
             if not hit and " " not in nm and len(nm) >= fuzzy_min_len and nm.isascii():
                 hit = any(edit_distance_at_most_one(w, nm) for w in words)
-            if not hit and " " not in nm and len(nm) >= fuzzy_min_len and nm.isascii():
+            if not hit and " " not in nm and len(nm) >= fuzzy_min_len + 1 and nm.isascii():
                 # OCR often glues words together ("SINDHPOLICE", "POLICE911").
                 hit = any(nm in w and len(w) <= len(nm) + 6 for w in words)
             if hit and (marker, text) not in found:
