@@ -1,0 +1,167 @@
+"""`assetscreen models list|fetch`: which object models the project knows, which are here, and getting them.
+
+Model files are not shipped in the repository and nothing downloads them at run time (the service runs
+offline). `weights/manifest.toml` lists every known model with its source and, where known, its sha256;
+`list` shows present/missing and checks the hash; `fetch` downloads the Ultralytics `.pt` and exports it to ONNX
+(needs the `train` extra and network access). Where either is missing it says so and how to provide the file
+by hand, rather than failing obscurely later in a detector.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import tempfile
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from detectors.errors import BadInput, ConfigError, ModelMissing
+from detectors.runtime.yolo import ENV_MODEL, file_sha256
+
+WEIGHTS_DIR = Path(__file__).resolve().parents[2] / "weights"
+MANIFEST = WEIGHTS_DIR / "manifest.toml"
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    name: str
+    file: str
+    task: str
+    classes: str
+    imgsz: int
+    weights: str
+    source: str
+    licence: str = ""
+    sha256: str = ""
+    source_sha256: str = ""
+    notes: str = ""
+
+
+def load_manifest(path: Path = MANIFEST) -> dict[str, ModelEntry]:
+    if not path.is_file():
+        raise ConfigError(f"model manifest not found: {path}")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+    known = set(ModelEntry.__dataclass_fields__) - {"name"}
+    out = {}
+    for name, raw in (data.get("models") or {}).items():
+        unknown = set(raw) - known
+        if unknown:
+            raise ConfigError(f"{path}: models.{name}: unknown key(s) {sorted(unknown)}")
+        try:
+            out[name] = ModelEntry(name=name, **raw)
+        except TypeError as exc:
+            raise ConfigError(f"{path}: models.{name}: {exc}") from None
+    return out
+
+
+def model_status(entry: ModelEntry, weights_dir: Path = WEIGHTS_DIR) -> dict[str, Any]:
+    """Present or missing, and whether its sha256 matches the manifest (when one is recorded)."""
+    path = weights_dir / entry.file
+    row: dict[str, Any] = {"name": entry.name, "file": str(path), "present": path.is_file()}
+    if not path.is_file():
+        row["check"] = "missing"
+        row["how"] = f"assetscreen models fetch {entry.name}  (or copy an ONNX export to {path})"
+        return row
+    digest = file_sha256(path)
+    row["sha256"] = digest
+    if not entry.sha256:
+        row["check"] = "present (no sha256 recorded)"
+    elif digest == entry.sha256:
+        row["check"] = "ok"
+    else:
+        row["check"] = f"SHA256 MISMATCH (manifest {entry.sha256[:12]}..., file {digest[:12]}...)"
+    return row
+
+
+def configured_model(args: argparse.Namespace) -> dict[str, Any]:
+    from service.settings import Settings
+
+    settings = Settings.load(getattr(args, "config", None))
+    path = Path(settings.yolo.model)
+    row: dict[str, Any] = {"file": str(path), "present": path.is_file()}
+    if path.is_file():
+        row["sha256"] = file_sha256(path)
+    return row
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    entries = load_manifest(Path(args.manifest))
+    weights_dir = Path(args.manifest).parent
+    rows = [model_status(e, weights_dir) for e in entries.values()]
+    current = configured_model(args)
+    if args.json:
+        print(json.dumps({"models": rows, "configured": current}, indent=1))
+        return 0
+    for e, row in zip(entries.values(), rows, strict=True):
+        print(f"{e.name:10s} {row['check']:32s} {row['file']}  [{e.classes}, {e.imgsz}px, {e.licence}]")
+        if not row["present"]:
+            print(f"{'':10s} get it: {row['how']}")
+    state = "present" if current["present"] else "MISSING"
+    print(f"\nconfigured yolo.model: {current['file']} ({state}; override with {ENV_MODEL}=/path/to/model.onnx)")
+    return 0
+
+
+def export_onnx(entry: ModelEntry, dest: Path) -> Path:
+    """Download `entry.weights` through Ultralytics and export it to ONNX at `dest`."""
+    try:
+        from ultralytics import YOLO
+    except ImportError:
+        raise ModelMissing(
+            f"fetching {entry.name} needs Ultralytics: pip install -e .[train]. Without it, export "
+            f"{entry.weights} to ONNX elsewhere (yolo export model={entry.weights} format=onnx imgsz={entry.imgsz}) "
+            f"and copy it to {dest}, or set {ENV_MODEL}"
+        ) from None
+    with tempfile.TemporaryDirectory() as tmp:
+        pt = Path(tmp) / entry.weights
+        try:
+            model = YOLO(entry.weights if not pt.exists() else str(pt))  # Ultralytics downloads known names
+            exported = Path(str(model.export(format="onnx", imgsz=entry.imgsz, dynamic=False, simplify=True)))
+        except Exception as exc:  # network errors surface as many types inside Ultralytics
+            raise ModelMissing(
+                f"could not download or export {entry.name} from {entry.source}: {type(exc).__name__}: {exc}. "
+                f"Where there is no network, copy an ONNX export of {entry.weights} to {dest}, or set {ENV_MODEL}"
+            ) from None
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(str(exported), dest)
+    return dest
+
+
+def cmd_fetch(args: argparse.Namespace) -> int:
+    entries = load_manifest(Path(args.manifest))
+    if args.name not in entries:
+        raise BadInput(f"unknown model {args.name!r}; known: {', '.join(sorted(entries))}")
+    entry = entries[args.name]
+    dest = Path(args.manifest).parent / entry.file
+    if dest.is_file() and not args.force:
+        row = model_status(entry, dest.parent)
+        print(f"{entry.name}: {dest} already present ({row['check']}); use --force to fetch again")
+        return 0
+    export_onnx(entry, dest)
+    row = model_status(entry, dest.parent)
+    print(f"{entry.name}: exported to {dest} ({row['check']}), sha256 {row.get('sha256', '?')}")
+    if not entry.sha256:
+        print("record this sha256 in weights/manifest.toml to have `models list` check it")
+    return 0
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser("models", help="list, check and fetch object-detection models")
+    sub = p.add_subparsers(dest="models_command", required=True)
+
+    q = sub.add_parser("list", help="known models: present or missing, sha256 check")
+    q.add_argument("--manifest", default=str(MANIFEST))
+    q.add_argument("--config", type=Path)
+    q.add_argument("--json", action="store_true")
+    q.set_defaults(func=cmd_list)
+
+    q = sub.add_parser("fetch", help="download an Ultralytics model and export it to ONNX (needs the train extra)")
+    q.add_argument("name")
+    q.add_argument("--manifest", default=str(MANIFEST))
+    q.add_argument("--force", action="store_true")
+    q.set_defaults(func=cmd_fetch)
