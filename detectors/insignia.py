@@ -83,6 +83,8 @@ class InsigniaOptions(Strict):
     # images (paper, letterheads, boards: the near-white share >= ocr_gate_white); always: OCR every image.
     ocr: Literal["never", "reuse", "gated", "always"] = "gated"
     ocr_gate_white: float = Field(0.4, ge=0, le=1)
+    ocr_det_side: int = Field(768, ge=320, description="text detection size (the documents detector's)")
+    ocr_max_lines: int = Field(40, gt=0, description="lines recognised per image, top first (letterheads)")
     work_side: int = Field(960, gt=0, description="emblem matching runs on a copy this size")
     orb_features: int = Field(1000, gt=0)
     min_inliers: int = Field(12, gt=3)
@@ -624,11 +626,19 @@ class InsigniaDetector:
         words = _cached_ocr_words(ctx)
         run_here = mode == "always" or (mode == "gated" and page_like_share(ctx.rgb) >= self.options.ocr_gate_white)
         if self.ocr_engine is not None and run_here:
-            from detectors.runtime.ocr import ocr_words
+            from detectors.runtime.ocr import LineRecognizer, ocr_words, read_quads, text_quads
 
-            # Whole-image OCR (shares any lines already recognised); merged with what others read.
-            extra = ocr_words(ctx, self.ocr_engine)
-            words = list(extra) + [w for w in (words or []) if w not in extra]
+            engine = self.ocr_engine
+            reads_lines = isinstance(engine, LineRecognizer)
+            if reads_lines:
+                # Text detection at the documents detector's size and per-line recognition, both memoised per
+                # image, so a page another detector reads is detected once and each line recognised once.
+                quads = text_quads(ctx, engine, self.options.ocr_det_side)
+                quads = sorted(quads, key=lambda q: min(p[1] for p in q))[: self.options.ocr_max_lines]
+                extra = [w for w in read_quads(ctx, engine, quads) if w is not None]
+            else:
+                extra = list(ocr_words(ctx, engine))
+            words = extra + [w for w in (words or []) if w not in extra]
         if not words:
             return []
         out = []

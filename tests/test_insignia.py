@@ -219,12 +219,15 @@ class FakeOcr:
         self.lines = lines
         self.calls = 0
 
+    def _words(self) -> list[OcrWord]:
+        return [OcrWord(t, 0.9, ((b[0], b[1]), (b[2], b[1]), (b[2], b[3]), (b[0], b[3]))) for t, b in self.lines]
+
     def detect_text(self, rgb: np.ndarray) -> list[tuple[tuple[float, float], ...]]:
-        return [w.quad for w in self.read(rgb)]
+        return [w.quad for w in self._words()]
 
     def read(self, rgb: np.ndarray) -> list[OcrWord]:
         self.calls += 1
-        return [OcrWord(t, 0.9, ((b[0], b[1]), (b[2], b[1]), (b[2], b[3]), (b[0], b[3]))) for t, b in self.lines]
+        return self._words()
 
 
 def test_reuses_ocr_another_detector_ran(detector: InsigniaDetector) -> None:
