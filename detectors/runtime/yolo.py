@@ -206,13 +206,16 @@ class OnnxYoloRunner:
         """One image's raw head output to detections in image pixels."""
         if pred.ndim != 2:
             return []
-        if pred.shape[-1] == 6 and pred.shape[0] != 6:  # end-to-end export: x1,y1,x2,y2,score,class
+        channels = 4 + len(self.names) if self.names else None
+        if channels is not None and pred.shape[0] != channels and pred.shape[1] == channels:
+            pred = pred.T  # [N, 4+nc]: the transposed layout
+        elif channels is None and pred.shape[0] > pred.shape[1]:
+            pred = pred.T
+        if pred.shape[0] != channels and pred.shape[-1] == 6:  # end-to-end export: x1,y1,x2,y2,score,class
             keep = pred[:, 4] >= self.conf
             boxes, scores, classes = pred[keep, :4], pred[keep, 4], pred[keep, 5].astype(np.int64)
         else:
-            # [4+nc, N] from Ultralytics; accept the transposed layout too.
-            if pred.shape[0] > pred.shape[1]:
-                pred = pred.T
+            # [4+nc, N] from Ultralytics: cx, cy, w, h, then one score per class.
             cls_scores = pred[4:]
             classes = cls_scores.argmax(axis=0)
             scores = cls_scores[classes, np.arange(cls_scores.shape[1])]
