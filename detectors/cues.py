@@ -192,20 +192,23 @@ def edit_distance_at_most_one(a: str, b: str) -> bool:
     return edits + (len(b) - j) + (len(a) - i) <= 1
 
 
-def match_markers(texts: Iterable[str], markers: Sequence[str], fuzzy_min_len: int = 5) -> list[tuple[str, str]]:
+def match_markers(
+    texts: Iterable[str], markers: Sequence[str], fuzzy_min_len: int = 5, exclude: Iterable[str] = ()
+) -> list[tuple[str, str]]:
     """(marker, text) pairs where a marker occurs in a text line.
 
     A marker matches as a whole word or word sequence; a single-word marker of `fuzzy_min_len`+ characters also
     matches an OCR word one edit away (POLICF, PCLICE). Markers in scripts without spaces (Chinese, Urdu) match
-    as substrings.
+    as substrings. Words in `exclude` (real words one edit from a marker, such as POLICY) never match fuzzily.
     """
     found: list[tuple[str, str]] = []
+    excluded = {normalise_text(e) for e in exclude}
     norm_markers = [(m, normalise_text(m)) for m in markers]
     for text in texts:
         norm = normalise_text(text)
         if not norm:
             continue
-        words = norm.split()
+        words = [w for w in norm.split() if w not in excluded]
         padded = f" {norm} "
         compact = norm.replace(" ", "")
         for marker, nm in norm_markers:

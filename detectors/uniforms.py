@@ -104,6 +104,7 @@ class OcrCueConfig(Strict):
 class TextConfig(Strict):
     score: float = Field(ge=0, le=1)
     markers: list[str] = Field(min_length=1)
+    not_markers: list[str] = []
 
 
 class UniformCuesConfig(Strict):
@@ -296,7 +297,7 @@ def insignia_cue(torso: np.ndarray, cfg: InsigniaConfig, colours: dict[str, Colo
 def text_cue(words: Sequence[Any], cfg: TextConfig, min_word_score: float = 0.6) -> CueResult:
     """POLICE (or another service word) read on the person: vests, shoulder flashes, caps."""
     texts = [w.text for w in words if w.score >= min_word_score]
-    hits = match_markers(texts, cfg.markers)
+    hits = match_markers(texts, cfg.markers, exclude=cfg.not_markers)
     if not hits:
         return no_cue("text", "no service text read on the person")
     markers = sorted({m for m, _t in hits})

@@ -56,6 +56,8 @@ class OcrCueConfig(Strict):
 class MarkingsConfig(Strict):
     score: float = Field(ge=0, le=1)
     markers: list[str] = Field(min_length=1)
+    # Real words one OCR error away from a marker (POLICY for POLICE): never matched.
+    not_markers: list[str] = []
 
 
 class PlateConfig(Strict):
@@ -73,6 +75,7 @@ class PlateConfig(Strict):
 class LitLampsConfig(Strict):
     max_band_brightness: float
     min_share: float
+    min_core_share: float = 0.003
 
 
 class LightBarConfig(Strict):
@@ -247,7 +250,7 @@ def _words_in(words: Sequence[Any], box: Sequence[float], offset: tuple[int, int
 def markings_cue(words: Sequence[Any], cfg: MarkingsConfig, min_word_score: float = 0.6) -> CueResult:
     """Official markings (POLICE, GOVT, ARMY, RESCUE, Urdu پولیس...) among OCR words read on the vehicle."""
     texts = [w.text for w in words if w.score >= min_word_score]
-    hits = match_markers(texts, cfg.markers)
+    hits = match_markers(texts, cfg.markers, exclude=cfg.not_markers)
     if not hits:
         shown = [t for t in texts][:6]
         return no_cue("markings", "no official marking read" + (f" (read: {shown})" if shown else ""))
@@ -289,7 +292,12 @@ def light_bar_cue(rgb: np.ndarray, cfg: LightBarConfig) -> CueResult:
     n = max(1, red.size)
     red_share, blue_share = float(red.sum()) / n, float(blue.sum()) / n
     brightness = float(np.percentile(hsv[..., 2], 25))
-    if brightness <= cfg.lit.max_band_brightness and min(red_share, blue_share) >= cfg.lit.min_share:
+    cores = float(((hsv[..., 2] >= 235) & (hsv[..., 1] <= 60)).mean())
+    if (
+        brightness <= cfg.lit.max_band_brightness
+        and min(red_share, blue_share) >= cfg.lit.min_share
+        and cores >= cfg.lit.min_core_share
+    ):
         return CueResult(
             "light_bar",
             True,
@@ -416,6 +424,8 @@ def flag_staff_cue(rgb: np.ndarray, cfg: FlagStaffConfig) -> CueResult:
     box_area = rgb.shape[0] * rgb.shape[1]
     hsv = to_hsv(region)
     white = colour_mask(hsv, cfg.white)
+    # The staff itself is a thin bright line: open it away so it does not merge into the flag.
+    white = cv2.morphologyEx(white.astype(np.uint8), cv2.MORPH_OPEN, np.ones((1, 5), np.uint8)) > 0
     for name, spec in cfg.flag_colours.items():
         field_mask = colour_mask(hsv, spec)
         both = cv2.morphologyEx((field_mask | white).astype(np.uint8), cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8))
