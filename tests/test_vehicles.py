@@ -255,7 +255,9 @@ class FakeOcr:
         if not self.text:
             return []
         h, w = rgb.shape[:2]
-        return [OcrWord(self.text, 0.95, ((w * 0.3, h * 0.5), (w * 0.7, h * 0.5), (w * 0.7, h * 0.6), (w * 0.3, h * 0.6)))]
+        return [
+            OcrWord(self.text, 0.95, ((w * 0.3, h * 0.5), (w * 0.7, h * 0.5), (w * 0.7, h * 0.6), (w * 0.3, h * 0.6)))
+        ]
 
 
 def scene(vehicle: np.ndarray) -> tuple[np.ndarray, Detection]:
