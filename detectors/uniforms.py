@@ -211,7 +211,7 @@ def camouflage_cue(torso: np.ndarray, cfg: CamouflageConfig, colours: dict[str, 
     rounded = {k: round(v, 2) for k, v in shares.items()}
     if len(present) >= cfg.min_kinds and total >= cfg.min_total and patches >= cfg.min_patches:
         green = not cfg.green or any(c in present for c in cfg.green)
-        kind = "camouflage pattern" if green else "earth-tone mixture without green (weak)"
+        kind = "camouflage pattern" if green else "earth-tone camouflage without green"
         return CueResult(
             "camouflage",
             True,
