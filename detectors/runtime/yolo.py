@@ -394,3 +394,39 @@ __all__ = [
     "objects",
     "shared_yolo_runner",
 ]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m detectors.runtime.yolo MODEL [IMAGE...]`: latency of the YOLO stage, as JSON.
+
+    Images are resized to 640 px on the long side first (the stage's budget is quoted at 640 px); without images
+    a synthetic 640x480 frame is used.
+    """
+    import argparse
+    import json
+
+    import cv2
+
+    ap = argparse.ArgumentParser(description=main.__doc__)
+    ap.add_argument("model")
+    ap.add_argument("images", nargs="*")
+    ap.add_argument("--repeats", type=int, default=30)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--side", type=int, default=640)
+    args = ap.parse_args(argv)
+    runner = load_runner(args.model, threads=args.threads)
+    images = []
+    for f in args.images:
+        bgr = cv2.imread(f, cv2.IMREAD_COLOR)
+        if bgr is None:
+            continue
+        s = args.side / max(bgr.shape[:2])
+        rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+        images.append(cv2.resize(rgb, (round(rgb.shape[1] * s), round(rgb.shape[0] * s)), interpolation=cv2.INTER_AREA))
+    stats = benchmark(runner, images or None, repeats=args.repeats)
+    print(json.dumps({"model": runner.version, "threads": args.threads, "side": args.side, **stats}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
