@@ -1,15 +1,16 @@
 """Office insignia: government emblems from a gallery, national flags in official settings, designation plates.
 
 The Sindh notice forbids photographs of government offices; what shows an office in a photo is its insignia.
-Three independent, explainable cues, each cheap enough to run on every image:
+Three independent, explainable cues (the first two cheap enough for every image, OCR gated):
 
 - Emblems: ORB keypoints matched against a gallery of emblem images (the operator's plus our stand-in
   drawings), verified with a RANSAC homography, so scale, rotation, perspective and partial occlusion are
   tolerated and the projected gallery outline says where the emblem is. Gallery features are computed once
   when the detector is built.
-- Flags: the Pakistan flag by colour and shape: a dark-green region with a white crescent/star inside it or a
-  white hoist band beside it. Where it stands decides the kind: indoors, beside people, several in a row ->
-  `insignia`; alone against the sky, filling a stock photo, or next to red/black party colours -> `flag_only`.
+- Flags: the Pakistan flag by colour and shape: a dark-green region with a white, concave crescent/star shape
+  set in it (a white hoist band beside it raises the score; alone it is too common to count). Where it stands
+  decides the kind: indoors, beside people, several in a row -> `insignia`; alone against the sky, filling a
+  stock photo, or with red party colours around it -> `flag_only`.
 - Name plates and office signage: OCR words matched against word lists in detectors/data/insignia.yaml.
   OCR is the costly stage (~1 s/photo), so by default (`ocr: gated`) it runs here only on page-like images
   (paper, letterheads, boards: mostly near-white), and text lines other detectors already read for the image
@@ -279,12 +280,11 @@ def _masks(hsv: np.ndarray) -> dict[str, np.ndarray]:
         "white": ((s <= 70) & (v >= 130)),
         "sky": ((h >= 90) & (h <= 125) & (s >= 35) & (v >= 110)),
         "red": (((h <= 8) | (h >= 170)) & (s >= 110) & (v >= 70)),
-        "black": (v <= 35),
     }
 
 
 def find_pakistan_flags(rgb: np.ndarray, opts: FlagOptions) -> list[FlagCandidate]:
-    """Dark-green regions carrying the flag's white parts (crescent/star inside, or a hoist band beside)."""
+    """Dark-green regions carrying the flag's crescent/star (and, for a higher score, its hoist band)."""
     h0, w0 = rgb.shape[:2]
     if min(h0, w0) < 24:
         return []
