@@ -34,14 +34,17 @@ def build_gallery(n: int, directory: Path) -> EmblemGallery:
     return EmblemGallery.load([directory])
 
 
-def generated_images(count: int) -> list[np.ndarray]:
+def generated_images(count: int) -> list[tuple[np.ndarray, str | None]]:
+    """Scenes and the emblem pasted into each (None for the scenes left without one)."""
     rng = np.random.default_rng(7)
     names = list(EMBLEMS)
-    out = []
+    out: list[tuple[np.ndarray, str | None]] = []
     for i in range(count):
         scene = textured_scene(500 + i)
+        name = None
         if i % 2 == 0:
-            emblem = EMBLEMS[names[i % len(names)]][0]()
+            name = names[i % len(names)]
+            emblem = EMBLEMS[name][0]()
             scene, _ = paste_warped(
                 scene,
                 emblem,
@@ -50,15 +53,15 @@ def generated_images(count: int) -> list[np.ndarray]:
                 float(rng.uniform(-40, 40)),
                 float(rng.uniform(0, 0.3)),
             )
-        out.append(scene)
+        out.append((scene, name))
     return out
 
 
-def folder_images(folder: Path, limit: int) -> list[np.ndarray]:
+def folder_images(folder: Path, limit: int) -> list[tuple[np.ndarray, str | None]]:
     from service.media import read_file
 
     files = sorted(p for p in folder.iterdir() if p.suffix.lower() in {".jpg", ".jpeg", ".png", ".webp"})
-    return [read_file(p).frames[0].rgb for p in files[:limit]]
+    return [(read_file(p).frames[0].rgb, None) for p in files[:limit]]
 
 
 def main() -> None:
@@ -74,18 +77,21 @@ def main() -> None:
         index_s = time.perf_counter() - t0
     images = folder_images(args.folder, args.limit) if args.folder else generated_images(args.limit)
     opts = InsigniaOptions()
-    found = 0
+    right = wrong = missed = 0
     times = []
-    for rgb in images:
+    for rgb, expected in images:
         gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
         t = time.perf_counter()
-        found += bool(gallery.match(gray, opts))
+        names = [m.emblem.name for m in gallery.match(gray, opts)]
         times.append((time.perf_counter() - t) * 1000)
+        right += expected is not None and names[:1] == [expected]
+        missed += expected is not None and expected not in names
+        wrong += len([n for n in names if n != expected])
     load = os.getloadavg()[0]
     print(f"gallery: {len(gallery.emblems)} emblems, indexed in {index_s:.2f} s (incl. drawing them)")
     print(
         f"images: {len(images)} ({'folder ' + str(args.folder) if args.folder else 'generated scenes'}), "
-        f"with a match: {found}"
+        f"pasted emblems found: {right}, missed: {missed}, wrong matches: {wrong}"
     )
     print(
         f"match ms/image: median {np.median(times):.1f}  p95 {np.percentile(times, 95):.1f}  "
