@@ -49,6 +49,9 @@ class BodyLayout(Strict):
 
 class BodyConfig(Strict):
     full_min_aspect: float = 1.8
+    # Boxes between this and full_min_aspect (a person with a rifle or arms out, a wide stance) are judged as a
+    # portrait for the shirt and, for the profiles that need trousers, also as a whole person.
+    legs_min_aspect: float = 1.8
     full: BodyLayout
     portrait: BodyLayout
 
@@ -58,6 +61,13 @@ class ProfileConfig(Strict):
     score: float = Field(ge=0, le=1)
     torso: dict[str, float] = {}
     legs: dict[str, float] = {}
+
+
+class OpenFrontConfig(Strict):
+    region: Frac4
+    max_light: float
+    light: ColourSpec
+    dark_profiles: list[str] = []
 
 
 class CamouflageConfig(Strict):
@@ -116,6 +126,7 @@ class UniformCuesConfig(Strict):
     body: BodyConfig
     colours: dict[str, ColourSpec]
     profiles: list[ProfileConfig]
+    open_front: OpenFrontConfig | None = None
     camouflage: CamouflageConfig
     headgear: HeadgearConfig
     insignia: InsigniaConfig
@@ -145,10 +156,12 @@ def load_config(path: str | Path = DEFAULT_CONFIG) -> UniformCuesConfig:
 # ---------------------------------------------------------------------------------------------- body regions
 
 
-def body_regions(rgb: np.ndarray, body: BodyConfig) -> dict[str, np.ndarray]:
+def body_regions(rgb: np.ndarray, body: BodyConfig, *, whole_person: bool | None = None) -> dict[str, np.ndarray]:
     """Head, torso and (for a whole person) legs crops of a person crop."""
     h, w = rgb.shape[:2]
-    layout = body.full if h / max(1, w) >= body.full_min_aspect else body.portrait
+    if whole_person is None:
+        whole_person = h / max(1, w) >= body.full_min_aspect
+    layout = body.full if whole_person else body.portrait
     out = {}
     for name in ("head", "torso", "legs"):
         frac = getattr(layout, name)
@@ -166,6 +179,16 @@ def _shares(region: np.ndarray, colours: dict[str, ColourSpec], names: Sequence[
     return {n: float(colour_mask(hsv, colours[n]).mean()) for n in names}
 
 
+def open_front_share(torso: np.ndarray, cfg: OpenFrontConfig) -> float:
+    """Share of light pixels in the middle of the chest (shirt front under a jacket, open collar)."""
+    if torso.size == 0:
+        return 0.0
+    h, w = torso.shape[:2]
+    x1, y1, x2, y2 = sub_box(w, h, *cfg.region)
+    region = torso[y1:y2, x1:x2]
+    return float(colour_mask(to_hsv(region), cfg.light).mean()) if region.size else 0.0
+
+
 # ---------------------------------------------------------------------------------------------- cue functions
 
 
@@ -174,9 +197,13 @@ def profile_cues(regions: dict[str, np.ndarray], cfg: UniformCuesConfig) -> list
     names = list(cfg.colours)
     torso = _shares(regions.get("torso", np.zeros((0, 0, 3), np.uint8)), cfg.colours, names)
     legs = _shares(regions["legs"], cfg.colours, names) if "legs" in regions else None
+    front = open_front_share(regions["torso"], cfg.open_front) if cfg.open_front and "torso" in regions else 0.0
+    open_front = cfg.open_front is not None and front > cfg.open_front.max_light
     hits = []
     for p in cfg.profiles:
         if p.legs and legs is None:
+            continue
+        if open_front and cfg.open_front is not None and p.name in cfg.open_front.dark_profiles:
             continue
         ok = all(torso[c] >= v for c, v in p.torso.items()) and all(
             legs is not None and legs[c] >= v for c, v in p.legs.items()
@@ -260,10 +287,14 @@ def headgear_cue(head: np.ndarray, cfg: HeadgearConfig) -> CueResult:
     return no_cue("headgear", "dark hair or headgear without a cap badge")
 
 
-def insignia_cue(torso: np.ndarray, cfg: InsigniaConfig, colours: dict[str, ColourSpec]) -> CueResult:
+def insignia_cue(
+    torso: np.ndarray, cfg: InsigniaConfig, colours: dict[str, ColourSpec], open_front: OpenFrontConfig | None = None
+) -> CueResult:
     """Badges, name tags, rank insignia: several small bright patches on a uniform-coloured shirt."""
     if torso.size == 0 or min(torso.shape[:2]) < 10:
         return no_cue("insignia", "torso too small to judge")
+    if open_front is not None and open_front_share(torso, open_front) > open_front.max_light:
+        return no_cue("insignia", "light shirt front under a jacket (suit or open collar)")
     hsv = to_hsv(torso)
     shirt = {c: float(colour_mask(hsv, colours[c]).mean()) for c in cfg.shirt_colours}
     colour, share = max(shirt.items(), key=lambda kv: kv[1])
@@ -316,9 +347,15 @@ def person_cues(rgb: np.ndarray, cfg: UniformCuesConfig) -> list[CueResult]:
     regions = body_regions(rgb, cfg.body)
     torso = regions.get("torso", np.zeros((0, 0, 3), np.uint8))
     out = profile_cues(regions, cfg)
+    aspect = rgb.shape[0] / max(1, rgb.shape[1])
+    if "legs" not in regions and aspect >= cfg.body.legs_min_aspect:
+        legs_cfg = cfg.model_copy(update={"profiles": [p for p in cfg.profiles if p.legs]})
+        whole = profile_cues(body_regions(rgb, cfg.body, whole_person=True), legs_cfg)
+        if whole[0].found and whole[0].score > out[0].score:
+            out = whole
     out.append(camouflage_cue(torso, cfg.camouflage, cfg.colours))
     out.append(headgear_cue(regions.get("head", np.zeros((0, 0, 3), np.uint8)), cfg.headgear))
-    out.append(insignia_cue(torso, cfg.insignia, cfg.colours))
+    out.append(insignia_cue(torso, cfg.insignia, cfg.colours, cfg.open_front))
     return out
 
 

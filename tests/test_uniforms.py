@@ -24,6 +24,7 @@ from detectors.uniforms import (
     headgear_cue,
     insignia_cue,
     load_config,
+    person_cues,
     profile_cues,
     text_cue,
 )
@@ -88,6 +89,21 @@ def test_sports_kits_and_ordinary_clothes_match_no_profile(
     shirt: tuple[int, int, int], trousers: tuple[int, int, int]
 ) -> None:
     assert found(profile_cues(body_regions(person(shirt, trousers), CFG.body), CFG)) == []
+
+
+def test_dark_jacket_over_a_white_shirt_is_not_a_dark_uniform() -> None:
+    suit = person(BLACK, BLACK)
+    cv2.fillPoly(suit, [np.array([[38, 60], [62, 60], [50, 140]], np.int32)], (245, 245, 245))
+    plain = person(BLACK, BLACK)
+    assert "black uniform" in found(profile_cues(body_regions(plain, CFG.body), CFG))
+    assert found(profile_cues(body_regions(suit, CFG.body), CFG)) == []
+
+
+def test_wide_stance_box_still_checks_the_trousers() -> None:
+    figure = person(BLACK, KHAKI, w=180, h=290)  # aspect 1.6: judged as a portrait for the shirt
+    assert "legs" not in body_regions(figure, CFG.body)
+    cues = [c for c in person_cues(figure, CFG) if c.cue == "colour_profile"]
+    assert found(cues) == ["police black shirt and khaki trousers"]
 
 
 def test_portrait_box_uses_head_and_chest_only() -> None:
