@@ -30,9 +30,7 @@ BLACK = (0, 0, 0)
 FONT = cv2.FONT_HERSHEY_DUPLEX
 
 
-def _star(
-    img: np.ndarray, centre: tuple[float, float], r: float, colour: tuple[int, ...], rot: float = 0.0
-) -> None:
+def _star(img: np.ndarray, centre: tuple[float, float], r: float, colour: tuple[int, ...], rot: float = 0.0) -> None:
     pts = []
     for k in range(10):
         rad = r if k % 2 == 0 else r * 0.42
