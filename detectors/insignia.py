@@ -651,9 +651,9 @@ class InsigniaDetector:
                 out.append(
                     self._ev(
                         Kind.INSIGNIA.value,
-                        f"designation plate: {hit.phrase}",
+                        f"designation: {hit.phrase}",
                         0.6,
-                        f"OCR read {hit.text!r} (designation {hit.phrase!r}) on a short line",
+                        f"OCR read {hit.text!r} (designation {hit.phrase!r}) on a short line (plate, board or heading)",
                         hit.box,
                         ctx,
                         cue="designation",
