@@ -48,6 +48,14 @@ class ImageContext:
             self._memo[key] = compute()
         return self._memo[key]  # type: ignore[no-any-return]
 
+    def cached(self, tag: str) -> list[tuple[Any, Any]]:
+        """(key, value) pairs memoised so far whose key is a tuple starting with `tag`, e.g. "ocr".
+
+        Lets a detector reuse what another detector already computed (say, text lines read for a document)
+        without computing it itself.
+        """
+        return [(k, v) for k, v in self._memo.items() if isinstance(k, tuple) and k and k[0] == tag]
+
     def gray(self) -> np.ndarray:
         import cv2
 

@@ -454,9 +454,7 @@ def _cached_ocr_words(ctx: ImageContext) -> list[Any] | None:
     """
     found: dict[tuple[int, ...], Any] = {}
     seen_any = False
-    for key, value in list(ctx._memo.items()):
-        if not (isinstance(key, tuple) and key):
-            continue
+    for key, value in ctx.cached("ocr") + ctx.cached("rec_lines"):
         if key[0] == "ocr":
             seen_any = True
             words = list(value)

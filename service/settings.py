@@ -17,7 +17,8 @@ from detectors.config import Strict, read_yaml, validate_model
 from detectors.errors import ConfigError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_DETECTORS = ["vehicles", "uniforms", "insignia", "documents", "hashes", "caption"]
+# Documents first: the text lines it reads are reused by the insignia detector's name-plate cue.
+DEFAULT_DETECTORS = ["documents", "vehicles", "uniforms", "insignia", "hashes", "caption"]
 
 
 class MediaLimits(Strict):
