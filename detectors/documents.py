@@ -15,7 +15,9 @@ Stages, cheapest first, each one deciding whether the next is worth its cost:
 3. Reading (`read_quads`): only the lines where official markers live (the letterhead at the top, headings,
    the signature block at the bottom) within a line budget, then more lines only if nothing decided yet.
 4. Judging: marker groups from `detectors/data/document_markers.yaml` (letterheads, file numbers, form words,
-   designations, their Urdu forms) plus a coloured round office stamp found by colour and Hough circles.
+   designations, their Urdu forms) plus a coloured round office stamp found by colour and Hough circles. The
+   stamp is weak evidence (printed emblems and coloured photos look alike to it), so it is looked for only when
+   the text markers fall just short of the threshold, and it can only tip a decision, never make one.
 
 Evidence: `document` for every page; `official_document` as well when the markers reach the threshold, with the
 matched markers, the OCR line around each, and a redacted preview (text regions pixelated, a small JPEG in
@@ -88,8 +90,8 @@ class DocumentOptions(Strict):
     max_line_height_image: float = Field(0.065, gt=0, le=1, description="median line height / image height")
     min_density: float = Field(0.07, ge=0, le=1, description="text line area / block area, at least")
     min_block_fraction: float = Field(0.04, ge=0, le=1, description="text block area / image area, at least")
-    first_pass_units: float = Field(160, gt=0, description="reading budget where markers usually are")
-    max_read_units: float = Field(320, gt=0, description="reading budget per page, in line length/height")
+    first_pass_units: float = Field(120, gt=0, description="reading budget where markers usually are")
+    max_read_units: float = Field(300, gt=0, description="reading budget per page, in line length/height")
     max_unreadable_to_continue: float = Field(0.75, ge=0, le=1, description="stop reading above this share")
     stamps: bool = True
     preview: bool = True
@@ -307,7 +309,8 @@ def _lines_from_quads(quads: Sequence[Quad]) -> list[Line]:
             w, h = h, w
         x1, y1 = pts.min(axis=0)
         x2, y2 = pts.max(axis=0)
-        lines.append(Line(tuple(map(tuple, pts.tolist())), (float(x1), float(y1), float(x2), float(y2)), h, w))
+        quad: Quad = tuple((float(x), float(y)) for x, y in pts.tolist())
+        lines.append(Line(quad, (float(x1), float(y1), float(x2), float(y2)), h, w))
     return lines
 
 
@@ -422,13 +425,15 @@ def reading_order(page: Page, first_units: float, total_units: float) -> tuple[l
     def priority(ln: Line) -> float:
         rel = ((ln.box[1] + ln.box[3]) / 2 - y1) / span
         p = 0.0
-        if rel <= 0.3:
+        if rel <= 0.3:  # letterhead, file number, subject
             p += 2.0 - rel * 3
+        elif rel >= 0.88:  # signature block, designation, release number of an advertisement
+            p += 1.5
         elif rel >= 0.75:
+            p += 0.8
+        if ln.height >= 1.3 * med_h:  # headings
             p += 1.0
-        if ln.height >= 1.3 * med_h:
-            p += 1.0
-        if ln.width / max(ln.height, 1.0) <= 20:
+        if ln.width / max(ln.height, 1.0) <= 12:  # short lines: names, numbers, designations; cheap to read
             p += 0.5
         return p
 
@@ -472,8 +477,8 @@ def unreadable_share(words: Sequence[OcrWord | None]) -> float:
         return 0.0
     bad = 0
     for w in words:
-        letters = sum(ch.isalpha() for ch in w.text) if w is not None else 0
-        if w is None or letters < 2:
+        # Nothing recognised, or only punctuation: what Cyrillic, Urdu or Bengali lines come out as.
+        if w is None or not any(ch.isascii() and ch.isalnum() for ch in w.text):
             bad += 1
     return bad / len(words)
 
@@ -482,11 +487,16 @@ def unreadable_share(words: Sequence[OcrWord | None]) -> float:
 
 
 def find_stamps(rgb: np.ndarray, box: tuple[float, float, float, float], side: int = 480) -> list[dict[str, Any]]:
-    """Coloured (blue, violet, red, green ink) round stamps inside the page box, by colour mask + Hough circles.
+    """Coloured (blue, violet, red, green ink) round stamps on and around the page, by colour mask + Hough.
 
-    A stamp's ring is a circle of saturated ink on paper; we keep circles whose rim is mostly ink.
+    A stamp is a ring of saturated ink (a line, or lettering set on a circle) on paper; we keep circles whose
+    rim band is inked all round and whose inside is mostly paper (a filled disc is an emblem or a photo).
+    The search covers the page box grown by a sixth, since stamps often sit in the margin beside the text.
     """
-    x1, y1, x2, y2 = (int(round(v)) for v in box)
+    h0, w0 = rgb.shape[:2]
+    bw, bh = box[2] - box[0], box[3] - box[1]
+    x1, y1 = int(max(0, box[0] - bw / 6)), int(max(0, box[1] - bh / 6))
+    x2, y2 = int(min(w0, box[2] + bw / 6)), int(min(h0, box[3] + bh / 6))
     crop = rgb[y1:y2, x1:x2]
     h, w = crop.shape[:2]
     if min(h, w) < 40:
@@ -495,39 +505,35 @@ def find_stamps(rgb: np.ndarray, box: tuple[float, float, float, float], side: i
     small = cv2.resize(crop, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
     hsv = cv2.cvtColor(small, cv2.COLOR_RGB2HSV)
     hue, sat, val = hsv[..., 0], hsv[..., 1], hsv[..., 2]
-    ink = (sat >= 70) & (val >= 50) & (val <= 235)
+    ink = (sat >= 40) & (val >= 50) & (val <= 235)
     ink_mask = (ink.astype(np.uint8)) * 255
-    if cv2.countNonZero(ink_mask) < 0.002 * ink_mask.size:
+    if cv2.countNonZero(ink_mask) < 0.001 * ink_mask.size:
         return []
     sh, sw = ink_mask.shape
-    min_r, max_r = max(6, int(0.04 * min(sh, sw))), max(8, int(0.25 * min(sh, sw)))
-    circles = cv2.HoughCircles(cv2.GaussianBlur(ink_mask, (5, 5), 0), cv2.HOUGH_GRADIENT, dp=1.5,
-                               minDist=2 * min_r, param1=100, param2=22, minRadius=min_r, maxRadius=max_r)
+    min_r, max_r = max(8, int(0.04 * min(sh, sw))), max(10, int(0.25 * min(sh, sw)))
+    circles = cv2.HoughCircles(cv2.GaussianBlur(ink_mask, (7, 7), 0), cv2.HOUGH_GRADIENT, dp=1.5,
+                               minDist=2 * min_r, param1=100, param2=20, minRadius=min_r, maxRadius=max_r)
     found: list[dict[str, Any]] = []
     if circles is None:
         return found
     angles = np.linspace(0, 2 * np.pi, 72, endpoint=False)
-    for cx, cy, r in circles[0][:10]:
-        on_rim = 0
-        for a in angles:
-            px, py = cx + r * math.cos(a), cy + r * math.sin(a)
-            xa, xb = int(max(0, px - 2)), int(min(sw, px + 3))
-            ya, yb = int(max(0, py - 2)), int(min(sh, py + 3))
-            if xb > xa and yb > ya and ink_mask[ya:yb, xa:xb].any():
-                on_rim += 1
-        rim = on_rim / len(angles)
-        if rim < 0.75:
+    bands = np.linspace(0.8, 1.3, 8)  # Hough radii of lettered rings run short
+    cos, sin = np.cos(angles)[:, None], np.sin(angles)[:, None]
+    for cx, cy, r in circles[0][:12]:
+        px = np.clip(np.round(cx + r * bands[None, :] * cos).astype(int), 0, sw - 1)
+        py = np.clip(np.round(cy + r * bands[None, :] * sin).astype(int), 0, sh - 1)
+        rim = float(ink[py, px].any(axis=1).mean())
+        if rim < 0.7:
             continue
         disc = np.zeros_like(ink_mask)
         cv2.circle(disc, (int(cx), int(cy)), int(r), 255, -1)
         inside = disc > 0
-        # A stamp is a ring with thin lettering; a filled disc (a printed emblem, a coloured photo) is not.
         if float(ink[inside].mean()) > 0.45:
             continue
         hues = hue[inside & ink]
         colour = _ink_colour(float(np.median(hues))) if hues.size else "unknown"
         found.append({
-            "centre": [round(x1 + cx / s, 1), round(y1 + cy / s, 1)],
+            "centre": [round(x1 + float(cx) / s, 1), round(y1 + float(cy) / s, 1)],
             "radius": round(float(r) / s, 1),
             "rim_ink": round(rim, 2),
             "colour": colour,
@@ -620,8 +626,8 @@ class DocumentDetector:
         words = read_quads(ctx, self.engine, [reading_quad(ln) for ln in first])
         texts = [w.text if w is not None else "" for w in words]
         hits = self.markers.match(texts, [ln.box for ln in read_lines], page.line_height)
-        stamps = find_stamps(ctx.rgb, page.box) if opts.stamps else []
-        score = self.markers.score(hits, stamp=bool(stamps))
+        stamps: list[dict[str, Any]] | None = None  # looked for only when a stamp could tip the decision
+        score = self.markers.score(hits)
         # Read on only while undecided, and not when the page is in a script the engine cannot read anyway.
         if score < self.markers.threshold and rest and unreadable_share(words) < opts.max_unreadable_to_continue:
             more = read_quads(ctx, self.engine, [reading_quad(ln) for ln in rest])
@@ -629,6 +635,9 @@ class DocumentDetector:
             words += more
             texts += [w.text if w is not None else "" for w in more]
             hits = self.markers.match(texts, [ln.box for ln in read_lines], page.line_height)
+            score = self.markers.score(hits)
+        if opts.stamps and 0 < score < self.markers.threshold <= score + self.markers.stamp_weight:
+            stamps = find_stamps(ctx.rgb, page.box)
             score = self.markers.score(hits, stamp=bool(stamps))
 
         readable = [t for t in texts if t]
@@ -661,7 +670,7 @@ class DocumentDetector:
             reasons = sorted({f"{h.category}: {h.matched}" for h in hits})
             if stamps:
                 reasons.append(f"stamp: {len(stamps)} round {stamps[0]['colour']} ink stamp(s)")
-            details = {**base_details, "markers": markers, "stamps": stamps, "marker_score": round(score, 2)}
+            details = {**base_details, "markers": markers, "stamps": stamps or [], "marker_score": round(score, 2)}
             if opts.preview:
                 details["preview_jpeg_b64"] = redacted_preview(ctx.rgb, page, opts.preview_side)
                 details["preview_note"] = "text lines pixelated; layout, emblem and stamps visible"

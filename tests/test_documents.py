@@ -277,3 +277,16 @@ def test_no_document_evidence_on_photos_without_text(real_detector: DocumentDete
 
 def test_rapidocr_engine_shared_with_settings(real_detector: DocumentDetector) -> None:
     assert isinstance(real_detector.engine, RapidOcrEngine)
+
+
+def test_stamp_tips_a_page_that_falls_just_short() -> None:
+    lines = _page_lines(["Section Officer (Admin)", *BODY])
+    det = DocumentDetector(ScriptedEngine(lines), None, DocumentOptions(gate_min_rows=0))
+    plain = _white_page_image()
+    assert [e.kind for e in det.detect(ImageContext(rgb=plain))] == ["document"]
+    stamped = plain.copy()
+    cv2.circle(stamped, (420, 600), 60, (60, 60, 190), 5)
+    cv2.circle(stamped, (420, 600), 44, (60, 60, 190), 2)
+    ev = det.detect(ImageContext(rgb=stamped))
+    assert [e.kind for e in ev] == ["document", "official_document"]
+    assert ev[1].details["stamps"] and "stamp" in ev[1].explanation
