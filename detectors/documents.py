@@ -92,6 +92,7 @@ class DocumentOptions(Strict):
     min_block_fraction: float = Field(0.04, ge=0, le=1, description="text block area / image area, at least")
     first_pass_units: float = Field(120, gt=0, description="reading budget where markers usually are")
     max_read_units: float = Field(300, gt=0, description="reading budget per page, in line length/height")
+    near_miss_units: float = Field(200, ge=0, description="further reading when some marker matched")
     max_unreadable_to_continue: float = Field(0.75, ge=0, le=1, description="stop reading above this share")
     stamps: bool = True
     preview: bool = True
@@ -439,18 +440,44 @@ def reading_order(page: Page, first_units: float, total_units: float) -> tuple[l
 
     ranked = sorted(page.lines, key=lambda ln: (-priority(ln), ln.box[1], ln.box[0]))
     first: list[Line] = []
-    rest: list[Line] = []
     used = 0.0
     for ln in ranked:
         units = line_units(ln)
         if used + units <= first_units:
             first.append(ln)
-        elif used + units <= total_units:
-            rest.append(ln)
-        else:
-            continue
-        used += units
-    return first, rest
+            used += units
+    chosen = {id(ln) for ln in first}
+    return first, [ln for ln in ranked if id(ln) not in chosen]
+
+
+def next_lines(candidates: Sequence[Line], read: Sequence[Line], read_ok: Sequence[bool], budget: float
+               ) -> list[Line]:
+    """Second-pass lines within `budget`: lines next to readable ones first.
+
+    On a page that mixes scripts (an English column beside an Urdu one), the lines nearest to lines the engine
+    could read are the ones worth the cost; lines whose nearest read neighbour was unreadable go last.
+    """
+    if not read:
+        ordered = list(candidates)
+    else:
+        centres = np.array([((ln.box[0] + ln.box[2]) / 2, (ln.box[1] + ln.box[3]) / 2) for ln in read])
+        ok = np.asarray(read_ok, dtype=bool)
+
+        def near_readable(ln: Line) -> bool:
+            c = np.array(((ln.box[0] + ln.box[2]) / 2, (ln.box[1] + ln.box[3]) / 2))
+            return bool(ok[int(np.argmin(((centres - c) ** 2).sum(axis=1)))])
+
+        flags = [near_readable(ln) for ln in candidates]
+        ordered = [ln for ln, f in zip(candidates, flags, strict=True) if f] + [
+            ln for ln, f in zip(candidates, flags, strict=True) if not f]
+    out: list[Line] = []
+    used = 0.0
+    for ln in ordered:
+        units = line_units(ln)
+        if used + units <= budget:
+            out.append(ln)
+            used += units
+    return out
 
 
 def reading_quad(ln: Line) -> Quad:
@@ -471,16 +498,16 @@ def line_units(ln: Line) -> float:
     return min(MAX_LINE_UNITS, ln.width / max(ln.height, 1.0)) + 1.0
 
 
+def _readable(w: OcrWord | None) -> bool:
+    # Nothing recognised, or only punctuation: what Cyrillic, Urdu or Bengali lines come out as.
+    return w is not None and any(ch.isascii() and ch.isalnum() for ch in w.text)
+
+
 def unreadable_share(words: Sequence[OcrWord | None]) -> float:
-    """Share of read lines with almost no letters: text in a script the engine does not read."""
+    """Share of read lines with no Latin letters or digits: text in a script the engine does not read."""
     if not words:
         return 0.0
-    bad = 0
-    for w in words:
-        # Nothing recognised, or only punctuation: what Cyrillic, Urdu or Bengali lines come out as.
-        if w is None or not any(ch.isascii() and ch.isalnum() for ch in w.text):
-            bad += 1
-    return bad / len(words)
+    return sum(not _readable(w) for w in words) / len(words)
 
 
 # --------------------------------------------------------------------------------------------- stamps
@@ -630,12 +657,25 @@ class DocumentDetector:
         score = self.markers.score(hits)
         # Read on only while undecided, and not when the page is in a script the engine cannot read anyway.
         if score < self.markers.threshold and rest and unreadable_share(words) < opts.max_unreadable_to_continue:
+            spent = sum(line_units(ln) for ln in first)
+            candidates = rest
+            rest = next_lines(candidates, first, [_readable(w) for w in words], opts.max_read_units - spent)
             more = read_quads(ctx, self.engine, [reading_quad(ln) for ln in rest])
             read_lines += rest
             words += more
             texts += [w.text if w is not None else "" for w in more]
             hits = self.markers.match(texts, [ln.box for ln in read_lines], page.line_height)
             score = self.markers.score(hits)
+            # A near miss (some marker, not enough): the rest of the page is worth a further, bounded read.
+            left = [ln for ln in candidates if id(ln) not in {id(r) for r in rest}]
+            if 0 < score < self.markers.threshold and left and opts.near_miss_units > 0:
+                extra = next_lines(left, read_lines, [_readable(w) for w in words], opts.near_miss_units)
+                more = read_quads(ctx, self.engine, [reading_quad(ln) for ln in extra])
+                read_lines += extra
+                words += more
+                texts += [w.text if w is not None else "" for w in more]
+                hits = self.markers.match(texts, [ln.box for ln in read_lines], page.line_height)
+                score = self.markers.score(hits)
         if opts.stamps and 0 < score < self.markers.threshold <= score + self.markers.stamp_weight:
             stamps = find_stamps(ctx.rgb, page.box)
             score = self.markers.score(hits, stamp=bool(stamps))

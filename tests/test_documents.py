@@ -16,9 +16,11 @@ from detectors.base import ImageContext
 from detectors.documents import (
     DocumentDetector,
     DocumentOptions,
+    Line,
     MarkerSet,
     build,
     find_stamps,
+    next_lines,
     normalise,
     text_row_count,
 )
@@ -290,3 +292,29 @@ def test_stamp_tips_a_page_that_falls_just_short() -> None:
     ev = det.detect(ImageContext(rgb=stamped))
     assert [e.kind for e in ev] == ["document", "official_document"]
     assert ev[1].details["stamps"] and "stamp" in ev[1].explanation
+
+
+def _line(x: float, y: float, w: float = 200, h: float = 10) -> Line:
+    return Line(((x, y), (x + w, y), (x + w, y + h), (x, y + h)), (x, y, x + w, y + h), h, w)
+
+
+def test_second_pass_reads_beside_readable_lines_first() -> None:
+    # An English column on the left (readable) and an Urdu column on the right (unreadable).
+    read = [_line(0, 0), _line(400, 0)]
+    candidates = [_line(400, 40), _line(0, 40), _line(400, 80), _line(0, 80)]
+    chosen = next_lines(candidates, read, [True, False], budget=2 * 21)
+    assert [ln.box[0] for ln in chosen] == [0, 0]
+
+
+def test_near_miss_reads_further_down_the_page() -> None:
+    # One weak marker at the top, the deciding one deep in a long page beyond the normal budget.
+    texts = ["Section Officer (Admin)", *[f"Item {i} of the list of offices and their timings here" for i in range(40)],
+             "Police Station Preedy"]
+    lines = _page_lines(texts, h=6, w=330, y=20)
+    opts = DocumentOptions(gate_min_rows=0, stamps=False, first_pass_units=60, max_read_units=120,
+                           near_miss_units=2000)
+    det = DocumentDetector(ScriptedEngine(lines), None, opts)
+    rgb = np.full((740, 600, 3), 250, np.uint8)
+    assert [e.kind for e in det.detect(ImageContext(rgb=rgb))] == ["document", "official_document"]
+    no_extra = DocumentDetector(ScriptedEngine(lines), None, opts.model_copy(update={"near_miss_units": 0}))
+    assert [e.kind for e in no_extra.detect(ImageContext(rgb=rgb))] == ["document"]
