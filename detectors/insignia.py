@@ -320,6 +320,10 @@ def find_pakistan_flags(rgb: np.ndarray, opts: FlagOptions) -> list[FlagCandidat
         hull_px = max(int(hull.sum()), 1)
         holes_white = hull.astype(bool) & white & ~masks["green"]
         white_inside = float(holes_white.sum()) / hull_px
+        # A flag seen large shows its crescent and star at their true share of the field (~8-12%); a big green
+        # surface (a table, a lawn, a wall) with only a white fleck on it is not a flag.
+        if region_px >= LARGE_FIELD_FRAC * h * w and white_inside < LARGE_FIELD_WHITE_MIN:
+            continue
         crescent = 0.015 <= white_inside <= 0.4 and _has_crescent(holes_white, masks["green"], hull_px)
         hoist = _hoist_band(white, x, y, bw, bh)
         if not crescent:  # a white band beside a green patch alone is too common (walls, signs, clothes)
@@ -336,7 +340,11 @@ def find_pakistan_flags(rgb: np.ndarray, opts: FlagOptions) -> list[FlagCandidat
 
 
 SOLIDITY_RANGE = (0.25, 0.75)
+LARGE_FIELD_FRAC = 0.05  # green regions at least this share of the image are seen well enough ...
+LARGE_FIELD_WHITE_MIN = 0.06  # ... to require the white of crescent and star at near its true share
 GREEN_AROUND_MIN = 0.4
+LETTERING_PIECE_FRAC = 0.002  # white pieces at least this share of the hull count towards the lettering test
+LETTERING_PIECES_MAX = 4
 
 
 def _has_crescent(white_inside: np.ndarray, green: np.ndarray, hull_px: int) -> bool:
@@ -347,7 +355,8 @@ def _has_crescent(white_inside: np.ndarray, green: np.ndarray, hull_px: int) -> 
     """
     n, labels, stats, _ = cv2.connectedComponentsWithStats(white_inside.astype(np.uint8), connectivity=8)
     # Lettering (a green signboard or number plate) breaks into many similar white pieces; the flag has two.
-    if sum(1 for i in range(1, n) if stats[i, cv2.CC_STAT_AREA] >= 0.002 * hull_px) > 4:
+    pieces = sum(1 for i in range(1, n) if stats[i, cv2.CC_STAT_AREA] >= LETTERING_PIECE_FRAC * hull_px)
+    if pieces > LETTERING_PIECES_MAX:
         return False
     for i in range(1, n):
         area = int(stats[i, cv2.CC_STAT_AREA])

@@ -340,3 +340,21 @@ def test_reuses_lines_read_line_by_line() -> None:
     cache[(2, 2, 3, 3)] = None  # a line that could not be read
     ev = make_detector(ocr="reuse").detect(ctx)
     assert [(e.details["cue"], e.details["phrase"]) for e in ev] == [("designation", "SHO")]
+
+
+def test_large_green_surface_with_white_fleck_is_not_a_flag(detector: InsigniaDetector) -> None:
+    # A snooker table or lawn: a big green field whose only white is a small crescent-like fleck.
+    img = desk_scene(False)
+    img[400:600, 100:640] = PK_GREEN  # a fifth of the picture
+    cx, cy, r = 370, 500, 55
+    cv2.circle(img, (cx, cy), r, (255, 255, 255), -1, cv2.LINE_AA)
+    cv2.circle(img, (cx + int(r * 0.3), cy - int(r * 0.25)), int(r * 0.85), PK_GREEN, -1, cv2.LINE_AA)
+    assert "insignia" not in kinds(detector.detect(ImageContext(rgb=img)))
+
+
+def test_large_flag_indoors_is_still_insignia(detector: InsigniaDetector) -> None:
+    # A big flag behind the desk: its crescent and star are seen at their true share of the field.
+    img = desk_scene(False)
+    flag = draw_pakistan_flag(330)
+    img[40 : 40 + flag.shape[0], 540:870] = flag
+    assert "insignia" in kinds(detector.detect(ImageContext(rgb=img)))
