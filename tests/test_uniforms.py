@@ -37,6 +37,7 @@ BLACK = (22, 22, 24)
 KHAKI = (195, 176, 145)
 DENIM = (50, 70, 120)
 OLIVE = (85, 95, 40)
+SHADED_KHAKI = (85, 60, 35)  # khaki trousers in shade or in a small compressed photo read as brown
 
 
 def person(shirt: tuple[int, int, int], trousers: tuple[int, int, int], w: int = 100, h: int = 300) -> np.ndarray:
@@ -97,6 +98,12 @@ def test_dark_jacket_over_a_white_shirt_is_not_a_dark_uniform() -> None:
     plain = person(BLACK, BLACK)
     assert "black uniform" in found(profile_cues(body_regions(plain, CFG.body), CFG))
     assert found(profile_cues(body_regions(suit, CFG.body), CFG)) == []
+
+
+def test_black_shirt_over_shaded_khaki_is_a_weak_profile() -> None:
+    cues = profile_cues(body_regions(person(BLACK, SHADED_KHAKI), CFG.body), CFG)
+    assert found(cues) == ["black shirt over khaki trousers in shade"]
+    assert cues[0].score < CFG.min_uniform_score  # brown trousers under a black shirt are ordinary clothes too
 
 
 def test_wide_stance_box_still_checks_the_trousers() -> None:
@@ -178,6 +185,15 @@ def test_suit_shirt_front_is_not_insignia() -> None:
     assert not insignia_cue(torso, CFG.insignia, CFG.colours).found
 
 
+def test_printed_kit_logos_and_numbers_are_not_insignia() -> None:
+    torso = np.full((120, 100, 3), BLACK, np.uint8)
+    for i, (x, y) in enumerate([(8, 8), (80, 8), (8, 40), (80, 40), (30, 70), (60, 70), (8, 100), (80, 100)]):
+        cv2.rectangle(torso, (x, y), (x + 8 + i % 2, y + 6), (240, 240, 240), -1)
+    assert insignia_cue(torso, CFG.insignia, CFG.colours).found  # eight patches: still badges and tags
+    cv2.rectangle(torso, (45, 30), (53, 36), (240, 240, 240), -1)
+    assert not insignia_cue(torso, CFG.insignia, CFG.colours).found  # nine: a printed kit
+
+
 def test_printed_pattern_is_not_insignia() -> None:
     torso = np.full((120, 100, 3), BLACK, np.uint8)
     for y in range(5, 120, 12):
@@ -235,10 +251,19 @@ def test_police_profile_person_is_uniform_evidence() -> None:
     assert "black shirt" in ev[1].explanation
 
 
+def test_shaded_khaki_profile_with_badges_is_uniform_evidence() -> None:
+    figure = person(BLACK, SHADED_KHAKI)
+    cv2.rectangle(figure, (30, 70), (40, 75), (240, 240, 240), -1)  # name tag
+    cv2.rectangle(figure, (62, 68), (70, 76), (230, 190, 40), -1)  # badge
+    ev = run(figure)
+    assert [e.kind for e in ev] == ["person", "uniform"]
+    assert "in shade" in ev[1].explanation and "patches" in ev[1].explanation
+
+
 @pytest.mark.parametrize(
     ("shirt", "trousers"),
-    [((20, 160, 70), (245, 245, 245)), (BLACK, DENIM), ((240, 240, 240), DENIM)],
-    ids=["sports-kit", "black-tshirt-jeans", "white-shirt-jeans"],
+    [((20, 160, 70), (245, 245, 245)), (BLACK, DENIM), ((240, 240, 240), DENIM), (BLACK, SHADED_KHAKI)],
+    ids=["sports-kit", "black-tshirt-jeans", "white-shirt-jeans", "black-shirt-brown-trousers"],
 )
 def test_hard_negatives_are_only_persons(shirt: tuple[int, int, int], trousers: tuple[int, int, int]) -> None:
     assert [e.kind for e in run(person(shirt, trousers))] == ["person"]
