@@ -90,8 +90,8 @@ class DocumentOptions(Strict):
     max_line_height_image: float = Field(0.065, gt=0, le=1, description="median line height / image height")
     min_density: float = Field(0.07, ge=0, le=1, description="text line area / block area, at least")
     min_block_fraction: float = Field(0.04, ge=0, le=1, description="text block area / image area, at least")
-    first_pass_units: float = Field(120, gt=0, description="reading budget where markers usually are")
-    max_read_units: float = Field(300, gt=0, description="reading budget per page, in line length/height")
+    first_pass_units: float = Field(100, gt=0, description="reading budget where markers usually are")
+    max_read_units: float = Field(240, gt=0, description="reading budget per page, in line length/height")
     near_miss_units: float = Field(200, ge=0, description="further reading when some marker matched")
     max_unreadable_to_continue: float = Field(0.75, ge=0, le=1, description="stop reading above this share")
     stamps: bool = True
