@@ -65,6 +65,8 @@ class Vocabulary(Strict):
     urdu_designations: list[str] = Field(default_factory=list)
     office_phrases: list[str] = Field(default_factory=list)
     urdu_office_phrases: list[str] = Field(default_factory=list)
+    # Titles of official forms that carry the issuing office's seal (an FIR is a police station's form).
+    form_titles: list[str] = Field(default_factory=list)
 
 
 class FlagOptions(Strict):
@@ -406,7 +408,7 @@ class TextHit:
     phrase: str
     text: str
     box: tuple[float, float, float, float]
-    what: str  # "designation" | "office"
+    what: str  # "designation" | "office" | "form"
 
 
 class TextMatcher:
@@ -421,6 +423,7 @@ class TextMatcher:
         self._urdu_designations = [(p, p.replace(" ", "")) for p in vocab.urdu_designations]
         self._offices = [(p, words(p)) for p in vocab.office_phrases]
         self._urdu_offices = [(p, p.replace(" ", "")) for p in vocab.urdu_office_phrases]
+        self._forms = [(p, words(p)) for p in vocab.form_titles]
 
     def hits(self, words: Sequence[Any]) -> list[TextHit]:
         out: list[TextHit] = []
@@ -451,6 +454,11 @@ class TextMatcher:
                     if needle in compact:
                         out.append(TextHit(phrase, text, w.box, "office"))
                         break
+            for phrase, rx in self._forms:
+                # A form's title is a heading of its own, not a mention inside a sentence.
+                if len(text.split()) <= 8 and rx.search(text):
+                    out.append(TextHit(phrase, text, w.box, "form"))
+                    break
         return out
 
 
@@ -664,6 +672,21 @@ class InsigniaDetector:
                         hit.box,
                         ctx,
                         cue="designation",
+                        phrase=hit.phrase,
+                        text=hit.text,
+                    )
+                )
+            elif hit.what == "form":
+                out.append(
+                    self._ev(
+                        Kind.INSIGNIA.value,
+                        f"official form: {hit.phrase}",
+                        0.5,
+                        f"OCR read the heading {hit.text!r}: the title of an official form ({hit.phrase!r}), which is "
+                        "issued under the office's seal",
+                        hit.box,
+                        ctx,
+                        cue="form_title",
                         phrase=hit.phrase,
                         text=hit.text,
                     )

@@ -358,3 +358,19 @@ def test_large_flag_indoors_is_still_insignia(detector: InsigniaDetector) -> Non
     flag = draw_pakistan_flag(330)
     img[40 : 40 + flag.shape[0], 540:870] = flag
     assert "insignia" in kinds(detector.detect(ImageContext(rgb=img)))
+
+
+def test_form_title_heading_counts_but_not_inside_a_sentence(detector: InsigniaDetector) -> None:
+    def form_evidence(lines: list[tuple[str, tuple[float, float, float, float]]]) -> list[Evidence]:
+        ctx = ImageContext(rgb=desk_scene(False))
+        ocr_words(ctx, FakeOcr(lines))
+        return [e for e in make_detector(ocr="reuse").detect(ctx) if e.details.get("cue") == "form_title"]
+
+    heading = form_evidence(
+        [("FIRST INFORMATION REPORT", (200, 20, 600, 50)), ("(Under Section 154)", (250, 55, 550, 75))]
+    )
+    assert [(e.kind, e.details["phrase"]) for e in heading] == [("insignia", "First Information Report")]
+    assert heading[0].box == (200.0, 20.0, 600.0, 50.0)
+    sentence = "the complainant said a first information report was not lodged by the station on that day at all"
+    assert form_evidence([(sentence, (0, 0, 800, 20))]) == []
+    assert form_evidence([("Monthly Progress Report", (200, 20, 600, 50))]) == []
