@@ -93,6 +93,7 @@ class InsigniaOptions(Strict):
     min_inliers: int = Field(12, gt=3)
     ratio: float = Field(0.8, gt=0, lt=1, description="Lowe ratio test")
     flags: FlagOptions = Field(default_factory=FlagOptions)
+    crests: bool = Field(True, description="letterhead crest cue on pages whose text lines were already detected")
 
 
 # ----------------------------------------------------------------------------------------------- gallery
@@ -400,6 +401,89 @@ def _hoist_band(white: np.ndarray, x: int, y: int, bw: int, bh: int) -> bool:
     return False
 
 
+# ----------------------------------------------------------------------------------------------- letterhead crests
+
+
+@dataclass(frozen=True)
+class CrestCandidate:
+    box: tuple[float, float, float, float]  # image pixels
+    ink_density: float
+    symmetry: float
+    lines: int
+
+
+CREST_MIN_LINES = 6  # a page: at least this many detected text lines
+CREST_DENSITY = (0.22, 0.55)  # a printed crest is a detailed drawing: neither a solid block nor a sparse scribble
+CREST_SYMMETRY_MIN = 0.6  # share of its ink mirrored across its vertical axis (crests, seals, emblems are symmetric)
+
+
+def find_letterhead_crests(rgb: np.ndarray, quads: Sequence[Any], side: int = 768) -> list[CrestCandidate]:
+    """Emblem-like marks at the head of a page: compact, mirror-symmetric ink that is not a detected text line.
+
+    Used where text detection already ran (a page): the top third of the text block and the margin above it
+    are searched for ink left after masking text lines; a candidate must be roughly square, at least a text
+    line tall and a twentieth of the block wide, moderately dense and left-right symmetric. The crest is not
+    identified (that is the gallery's job); Urdu letterheads, which the OCR cannot read, are the case it serves.
+    """
+    if len(quads) < CREST_MIN_LINES:
+        return []
+    h0, w0 = rgb.shape[:2]
+    s = min(1.0, side / max(h0, w0))
+    img = rgb if s >= 1.0 else cv2.resize(rgb, (round(w0 * s), round(h0 * s)), interpolation=cv2.INTER_AREA)
+    h, w = img.shape[:2]
+    if min(h, w) < 64:
+        return []
+    boxes = [np.asarray(q, np.float32).reshape(-1, 2) * s for q in quads]
+    line_h = max(4.0, float(np.median([np.ptp(b[:, 1]) for b in boxes])))
+    xs = np.concatenate([b[:, 0] for b in boxes])
+    ys = np.concatenate([b[:, 1] for b in boxes])
+    bx1, bx2, by1, by2 = float(xs.min()), float(xs.max()), float(ys.min()), float(ys.max())
+    bw, bh = bx2 - bx1, by2 - by1
+    gray = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)
+    paper = cv2.medianBlur(gray, 31)
+    hsv = cv2.cvtColor(img, cv2.COLOR_RGB2HSV)
+    # Ink: clearly darker than the local paper, or coloured (crests are often printed in colour).
+    ink = ((paper.astype(np.int16) - gray) > 35) | ((hsv[..., 1] > 70) & (hsv[..., 2] > 40))
+    search = np.zeros((h, w), bool)
+    search[
+        int(max(0, by1 - 6 * line_h)) : int(min(h, by1 + 0.35 * bh)),
+        int(max(0, bx1 - 0.1 * bw)) : int(min(w, bx2 + 0.1 * bw)),
+    ] = True
+    text = np.zeros((h, w), np.uint8)
+    pad = 0.3 * line_h
+    for b in boxes:
+        (x1, y1), (x2, y2) = b.min(0) - pad, b.max(0) + pad
+        cv2.rectangle(text, (int(x1), int(y1)), (int(x2), int(y2)), 1, -1)
+    marks = (ink & search & (text == 0)).astype(np.uint8)
+    k = max(3, int(line_h * 0.5)) | 1
+    merged = cv2.morphologyEx(marks, cv2.MORPH_CLOSE, np.ones((k, k), np.uint8))
+    n, _, stats, _ = cv2.connectedComponentsWithStats(merged, connectivity=8)
+    out = []
+    for i in range(1, n):
+        x, y, cw, ch = (int(v) for v in stats[i, :4])
+        if min(cw, ch) < max(line_h, 0.05 * bw) or not 0.6 <= cw / ch <= 1.7:
+            continue
+        if max(cw, ch) > 0.4 * max(bw, 1.0) or ch > 0.3 * h:
+            continue
+        if x <= 1 or y <= 1 or x + cw >= w - 1 or y + ch >= h - 1:  # cut by the frame: not a whole mark
+            continue
+        patch = marks[y : y + ch, x : x + cw].astype(np.float32)
+        density = float(patch.mean())
+        if not CREST_DENSITY[0] <= density <= CREST_DENSITY[1]:
+            continue
+        symmetry = float((patch * patch[:, ::-1]).sum() / max(float(patch.sum()), 1.0))
+        if symmetry < CREST_SYMMETRY_MIN:
+            continue
+        out.append(CrestCandidate((x / s, y / s, (x + cw) / s, (y + ch) / s), density, symmetry, len(quads)))
+    return out
+
+
+def _cached_text_quads(ctx: ImageContext) -> list[Any]:
+    """The fullest set of text-line outlines any detector has already found for this image (no new work)."""
+    found = [v for _, v in ctx.cached("text_det") if isinstance(v, list)]
+    return max(found, key=len) if found else []
+
+
 # ----------------------------------------------------------------------------------------------- text
 
 
@@ -523,6 +607,7 @@ class InsigniaDetector:
         out.extend(self._emblems(ctx))
         out.extend(self._flags(ctx, emblem_found=bool(out)))
         out.extend(self._text(ctx))
+        out.extend(self._crests(ctx))
         return out
 
     def _ev(
@@ -630,6 +715,28 @@ class InsigniaDetector:
                     ctx,
                     cue="flag_display",
                     flags=official,
+                )
+            )
+        return out
+
+    def _crests(self, ctx: ImageContext) -> list[Evidence]:
+        if not self.options.crests:
+            return []
+        out = []
+        for c in find_letterhead_crests(ctx.rgb, _cached_text_quads(ctx))[:2]:
+            out.append(
+                self._ev(
+                    Kind.INSIGNIA.value,
+                    "letterhead crest (unidentified)",
+                    0.5,
+                    f"a compact, mirror-symmetric emblem-like mark (symmetry {c.symmetry:.2f}) that is not text, at "
+                    f"the head of a page of {c.lines} text lines: a letterhead crest or seal, body not identified",
+                    c.box,
+                    ctx,
+                    cue="letterhead_crest",
+                    ink_density=round(c.ink_density, 3),
+                    symmetry=round(c.symmetry, 3),
+                    lines=c.lines,
                 )
             )
         return out

@@ -24,7 +24,7 @@ from detectors.insignia import (
     Vocabulary,
     build,
 )
-from detectors.runtime.ocr import OcrWord, ocr_words
+from detectors.runtime.ocr import OcrWord, ocr_words, text_quads
 from service.settings import Settings
 from tests.contract import ImageDetectorContract
 
@@ -374,3 +374,61 @@ def test_form_title_heading_counts_but_not_inside_a_sentence(detector: InsigniaD
     sentence = "the complainant said a first information report was not lodged by the station on that day at all"
     assert form_evidence([(sentence, (0, 0, 800, 20))]) == []
     assert form_evidence([("Monthly Progress Report", (200, 20, 600, 50))]) == []
+
+
+# ------------------------------------------------------------------------------------------------ letterhead crests
+
+
+def draw_page(mark: str) -> tuple[np.ndarray, list[tuple[str, tuple[float, float, float, float]]]]:
+    """A white page with a heading and body text lines; at its head a crest, a lopsided scribble, or nothing."""
+    page = np.full((1000, 760, 3), 250, np.uint8)
+    lines: list[tuple[str, tuple[float, float, float, float]]] = []
+    rng = np.random.default_rng(5)
+    for k in range(14):
+        y = 230 + k * 50
+        x2 = 700 if k % 4 else 520
+        cv2.putText(
+            page, "Lorem ipsum dolor sit amet consectetur", (60, y), cv2.FONT_HERSHEY_SIMPLEX, 0.9, (30, 30, 30), 2
+        )
+        lines.append((f"line {k}", (55.0, y - 28.0, float(x2), y + 10.0)))
+    cv2.putText(page, "NOTIFICATION", (260, 190), cv2.FONT_HERSHEY_SIMPLEX, 1.0, (30, 30, 30), 2)
+    lines.append(("NOTIFICATION", (255.0, 160.0, 500.0, 200.0)))
+    cx, cy = 380, 85
+    if mark == "crest":  # a round seal: rings, a star, and a wreath mirrored on both sides
+        cv2.circle(page, (cx, cy), 60, (20, 80, 30), 3)
+        cv2.circle(page, (cx, cy), 50, (20, 80, 30), 2)
+        star = [
+            (
+                cx + (26 if k % 2 == 0 else 11) * math.sin(k * math.pi / 5),
+                cy - (26 if k % 2 == 0 else 11) * math.cos(k * math.pi / 5),
+            )
+            for k in range(10)
+        ]
+        cv2.fillPoly(page, [np.round(np.array(star)).astype(np.int32)], (20, 80, 30))
+        for side in (-1, 1):
+            for k in range(5):
+                cv2.ellipse(page, (cx + side * 36, cy + 28 - k * 13), (8, 4), side * 40, 0, 360, (20, 80, 30), -1)
+    elif mark == "scribble":  # a handwritten flourish: as much ink, not symmetric
+        pts = np.cumsum(rng.integers(-14, 15, size=(40, 2)), axis=0) + (cx - 40, cy)
+        cv2.polylines(page, [pts.astype(np.int32)], False, (30, 30, 90), 3)
+    return page, lines
+
+
+@pytest.mark.parametrize("mark", ["crest", "scribble", "none"])
+def test_letterhead_crest_found_only_where_drawn(mark: str) -> None:
+    page, lines = draw_page(mark)
+    ctx = ImageContext(rgb=page)
+    text_quads(ctx, FakeOcr(lines))  # text lines found as the documents detector or the OCR gate would
+    crests = [e for e in make_detector(ocr="reuse").detect(ctx) if e.details.get("cue") == "letterhead_crest"]
+    if mark == "crest":
+        assert [e.kind for e in crests] == ["insignia"]
+        assert crests[0].box is not None and iou(crests[0].box, (320, 25, 440, 145)) > 0.5
+    else:
+        assert crests == []
+
+
+def test_letterhead_crest_needs_a_page() -> None:
+    page, lines = draw_page("crest")
+    ctx = ImageContext(rgb=page)
+    text_quads(ctx, FakeOcr(lines[:3]))  # three lines: not a page
+    assert not [e for e in make_detector(ocr="reuse").detect(ctx) if e.details.get("cue") == "letterhead_crest"]
