@@ -613,8 +613,11 @@ def redacted_preview(rgb: np.ndarray, page: Page, side: int = 320, quality: int 
 # --------------------------------------------------------------------------------------------- detector
 
 
-def _snippet(texts: Sequence[str], index: int, limit: int) -> str:
-    parts = [texts[i] for i in (index - 1, index, index + 1) if 0 <= i < len(texts)]
+def _snippet(texts: Sequence[str], lines: Sequence[Line], index: int, limit: int) -> str:
+    """The matched line with the read lines just above and below it on the page."""
+    order = sorted(range(len(texts)), key=lambda i: (lines[i].box[1], lines[i].box[0]))
+    at = order.index(index)
+    parts = [texts[order[j]] for j in (at - 1, at, at + 1) if 0 <= j < len(order) and texts[order[j]]]
     snippet = " | ".join(parts)
     return snippet if len(snippet) <= limit else snippet[: limit - 1] + "…"
 
@@ -705,7 +708,7 @@ class DocumentDetector:
         if score >= self.markers.threshold:
             markers = [{
                 "group": h.group, "category": h.category, "marker": h.marker, "matched": h.matched,
-                "snippet": _snippet(texts, h.line_index, opts.snippet_chars),
+                "snippet": _snippet(texts, read_lines, h.line_index, opts.snippet_chars),
             } for h in hits]
             reasons = sorted({f"{h.category}: {h.matched}" for h in hits})
             if stamps:
