@@ -1,24 +1,30 @@
 """Office insignia: government emblems from a gallery, national flags in official settings, designation plates.
 
 The Sindh notice forbids photographs of government offices; what shows an office in a photo is its insignia.
-Three independent, explainable cues (the first two cheap enough for every image, OCR gated):
+Four independent, explainable cues (the first two cheap enough for every image, the text ones gated):
 
 - Emblems: ORB keypoints matched against a gallery of emblem images (the operator's plus our stand-in
   drawings), verified with a RANSAC homography, so scale, rotation, perspective and partial occlusion are
   tolerated and the projected gallery outline says where the emblem is. Gallery features are computed once
   when the detector is built.
 - Flags: the Pakistan flag by colour and shape: a dark-green region with a white, concave crescent/star shape
-  set in it (a white hoist band beside it raises the score; alone it is too common to count). Where it stands
-  decides the kind: indoors, beside people, several in a row -> `insignia`; alone against the sky, filling a
-  stock photo, or with red party colours around it -> `flag_only`.
-- Name plates and office signage: OCR words matched against word lists in detectors/data/insignia.yaml.
+  set in it (a white hoist band beside it raises the score; alone it is too common to count). A large green
+  field must show its white at near the flag's true share (tables and lawns carry only a fleck). Where it
+  stands decides the kind: indoors, beside people, several in a row -> `insignia`; alone against the sky,
+  filling a stock photo, or with red party colours around it -> `flag_only`.
+- Name plates, office signage and official form titles: OCR words matched against word lists in
+  detectors/data/insignia.yaml (an FIR heading names a police form issued under the station's seal).
   OCR is the costly stage (~1 s/photo), so by default (`ocr: gated`) it runs here only on page-like images
   (paper, letterheads, boards: mostly near-white), and text lines other detectors already read for the image
   are reused for free through the per-image memo. `reuse` never runs OCR here; `always` runs it everywhere.
+- Letterhead crests: on a page whose text lines were already detected, a compact, mirror-symmetric, moderately
+  dense mark that is not a text line, at the head of the page. It serves letterheads in Urdu, which the OCR
+  cannot read; which body the crest belongs to is not identified.
 
 Not done: other countries' flags are not recognised (only the Pakistan flag's colours and shapes are modelled);
-the Quaid-e-Azam portrait behind a desk is not detected (no honest cheap cue found); emblems not in the
-gallery are not found (no generic "seal" detector).
+very dark or blue-shifted Pakistan flags are missed (widening the colour range found as many false flags as
+real ones); the Quaid-e-Azam portrait behind a desk is not detected (no honest cheap cue found); emblems not in
+the gallery are found only as letterhead crests on pages, not on backdrops or signs.
 """
 
 from __future__ import annotations
@@ -585,7 +591,7 @@ def page_like_share(rgb: np.ndarray, side: int = 320) -> float:
 
 class InsigniaDetector:
     name = "insignia"
-    version = "insignia-1"
+    version = "insignia-2"
     produces = frozenset({Kind.INSIGNIA.value, Kind.FLAG_ONLY.value, Kind.OFFICE_SETTING.value})
 
     def __init__(
