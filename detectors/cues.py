@@ -54,6 +54,14 @@ class CueResult:
     box: tuple[float, float, float, float] | None = None
     details: Mapping[str, Any] = field(default_factory=dict)
 
+    def shifted(self, ox: float, oy: float) -> CueResult:
+        """The same result with its box moved from crop to image pixels."""
+        if self.box is None:
+            return self
+        b = self.box
+        return CueResult(self.cue, self.found, self.score, self.reason,
+                         (b[0] + ox, b[1] + oy, b[2] + ox, b[3] + oy), self.details)
+
     def to_dict(self, offset: tuple[float, float] = (0.0, 0.0)) -> dict[str, Any]:
         out: dict[str, Any] = {"cue": self.cue, "score": round(self.score, 3), "reason": self.reason}
         if self.box is not None:

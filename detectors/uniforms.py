@@ -389,7 +389,7 @@ class UniformDetector:
             c = self.config.ocr
             words = region_words(ctx, self.ocr_engine, det.box, max_side=c.max_side, min_side=c.min_side)
             results.append(text_cue(words, self.config.text, c.min_word_score))
-        return [_offset(r, ox, oy) for r in results]
+        return [r.shifted(ox, oy) for r in results]
 
     def detect(self, ctx: ImageContext) -> list[Evidence]:
         cfg = self.config
@@ -437,12 +437,6 @@ class UniformDetector:
                 )
         return out
 
-
-def _offset(c: CueResult, ox: float, oy: float) -> CueResult:
-    if c.box is None:
-        return c
-    b = c.box
-    return CueResult(c.cue, c.found, c.score, c.reason, (b[0] + ox, b[1] + oy, b[2] + ox, b[3] + oy), c.details)
 
 
 @register_detector("uniforms")

@@ -540,10 +540,10 @@ class VehicleDetector:
             results.append(markings_cue(words, cfg.markings, cfg.ocr.min_word_score))
         elif read_text:
             results.append(no_cue("markings", "not checked: OCR is disabled or unavailable"))
-        results.append(_offset(plate_cue(rgb_box, cfg.plate, words, (bx, by)), bx, by))
-        results.append(_offset(light_bar_cue(rgb_pad, cfg.light_bar), ox, oy))
+        results.append(plate_cue(rgb_box, cfg.plate, words, (bx, by)).shifted(bx, by))
+        results.append(light_bar_cue(rgb_pad, cfg.light_bar).shifted(ox, oy))
         results.append(livery_cue(rgb_box, cfg.livery))
-        results.append(_offset(flag_staff_cue(rgb_box, cfg.flag_staff), bx, by))
+        results.append(flag_staff_cue(rgb_box, cfg.flag_staff).shifted(bx, by))
         results.append(army_cue(rgb_box, cfg.army))
         return results
 
@@ -598,13 +598,6 @@ class VehicleDetector:
                 )
         return out
 
-
-def _offset(c: CueResult, ox: float, oy: float) -> CueResult:
-    """A cue result with its box moved from crop to image pixels."""
-    if c.box is None:
-        return c
-    b = c.box
-    return CueResult(c.cue, c.found, c.score, c.reason, (b[0] + ox, b[1] + oy, b[2] + ox, b[3] + oy), c.details)
 
 
 @register_detector("vehicles")
