@@ -731,11 +731,10 @@ def build(settings: Any) -> DocumentDetector:
     if opts.markers_file is not None and not Path(opts.markers_file).is_file():
         raise ConfigError(f"detector_options.{NAME}.markers_file: file not found: {opts.markers_file}")
     markers = MarkerSet.load(opts.markers_file)
-    from detectors.runtime.ocr import shared_ocr_engine
+    from detectors.runtime.ocr import ocr_engine_for
 
     try:
-        engine = shared_ocr_engine(settings.ocr.engine, threads=settings.ocr.threads,
-                                   max_side=settings.ocr.max_side)
+        engine = ocr_engine_for(settings)
     except DetectorUnavailable as exc:
         raise DetectorUnavailable(NAME, f"documents need an OCR engine: {exc}") from None
     return DocumentDetector(engine, markers, opts)

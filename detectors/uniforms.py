@@ -453,12 +453,10 @@ def build(settings: Any) -> UniformDetector:
     runner = shared_yolo_runner(settings.yolo)
     engine = None
     if config.ocr.enabled:
-        from detectors.runtime.ocr import shared_ocr_engine
+        from detectors.runtime.ocr import ocr_engine_for
 
         try:
-            engine = shared_ocr_engine(
-                settings.ocr.engine, threads=settings.ocr.threads, max_side=settings.ocr.max_side
-            )
+            engine = ocr_engine_for(settings)
         except DetectorUnavailable:
             engine = None
     return UniformDetector(runner, person_classes=settings.yolo.person_classes, config=config, ocr_engine=engine)

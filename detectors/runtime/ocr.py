@@ -252,5 +252,11 @@ def shared_ocr_engine(name: str = "rapidocr", **options: Any) -> OcrEngine:
         return _shared_engines[key]
 
 
+def ocr_engine_for(settings: Any) -> OcrEngine:
+    """The shared engine configured by `Settings.ocr`; raises DetectorUnavailable when it cannot be built."""
+    cfg = settings.ocr
+    return shared_ocr_engine(cfg.engine, threads=cfg.threads, max_side=cfg.max_side)
+
+
 def words_text(words: Sequence[OcrWord]) -> str:
     return "\n".join(w.text for w in words)
