@@ -54,7 +54,7 @@ class TestInsigniaContract(ImageDetectorContract):
 
 # ------------------------------------------------------------------------------------------------ emblems
 
-EMBLEM_VIEWS = {
+EMBLEM_VIEWS: dict[str, dict[str, Any]] = {
     "large_upright": dict(size=300, angle_deg=0, tilt=0.0, occlude=0.0),
     "small": dict(size=130, angle_deg=0, tilt=0.0, occlude=0.0),
     "rotated_40": dict(size=220, angle_deg=40, tilt=0.0, occlude=0.0),
@@ -326,7 +326,7 @@ def test_gallery_cli_add_then_detect(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert run("gallery", "list", "--config", str(cfg)) == 0
     out = capsys.readouterr().out
     assert "district_crest" in out and "gop_crescent_seal" in out
-    det = build(Settings(data_dir=tmp_path / "data"))
+    det = make_detector(tmp_path / "data")
     scene, _ = paste_warped(textured_scene(21), draw_variant(77), (400, 300), 240, 20, 0.15)
     ev = [e for e in det.detect(ImageContext(rgb=scene)) if e.details.get("cue") == "emblem"]
     assert [(e.details["emblem"], e.details["body"]) for e in ev] == [("district_crest", "District Council")]
@@ -335,7 +335,7 @@ def test_gallery_cli_add_then_detect(tmp_path: Path, capsys: pytest.CaptureFixtu
 def test_reuses_lines_read_line_by_line() -> None:
     """Lines a detector recognised one by one (read_quads' per-image cache) count too."""
     ctx = ImageContext(rgb=desk_scene(False))
-    cache = ctx.memo(("rec_lines", 12345), dict)
+    cache: dict[tuple[int, ...], OcrWord | None] = ctx.memo(("rec_lines", 12345), dict)
     cache[(0, 0, 1, 1)] = OcrWord("SHO Saddar", 0.9, ((10, 10), (90, 10), (90, 30), (10, 30)))
     cache[(2, 2, 3, 3)] = None  # a line that could not be read
     ev = make_detector(ocr="reuse").detect(ctx)
