@@ -839,12 +839,10 @@ def build(settings: Any) -> InsigniaDetector:
     gallery = EmblemGallery.load(gallery_dirs(settings, opts))
     engine = None
     if opts.ocr in ("gated", "always"):
-        from detectors.runtime.ocr import shared_ocr_engine
+        from detectors.runtime.ocr import ocr_engine_for
 
         try:
-            engine = shared_ocr_engine(
-                settings.ocr.engine, threads=settings.ocr.threads, max_side=settings.ocr.max_side
-            )
+            engine = ocr_engine_for(settings)
         except DetectorUnavailable as exc:
             raise DetectorUnavailable("insignia", f"ocr: {opts.ocr} needs an OCR engine: {exc}") from None
     return InsigniaDetector(gallery, vocab, opts, engine)
