@@ -83,6 +83,25 @@ class FlagOptions(Strict):
     party_frac: float = Field(0.3, gt=0, le=1, description="red beside the green this much -> party flag")
 
 
+class FlagRowOptions(Strict):
+    """Rows of flags of any country: flag-shaped, saturated colour pieces of similar size side by side."""
+
+    enabled: bool = True
+    work_side: int = Field(384, gt=0)
+    min_piece_frac: float = Field(0.004, gt=0, lt=1, description="smallest colour piece, fraction of image")
+    max_piece_frac: float = Field(0.2, gt=0, le=1, description="larger pieces fill the picture (a flag photo)")
+    min_piece_height: float = Field(0.08, gt=0, le=1, description="fraction of image height")
+    min_fill: float = Field(0.5, gt=0, le=1, description="piece area / its bounding box")
+    aspect: tuple[float, float] = (0.25, 2.2)  # width/height: a hanging drape .. a flag unfurled (2:3..1:2)
+    min_other_colour: float = Field(0.5, ge=0, le=1, description="another colour or white along one side")
+    max_height_ratio: float = Field(1.3, ge=1, description="flags of a row are made to one size")
+    min_vertical_overlap: float = Field(0.6, gt=0, le=1)
+    max_gap: float = Field(1.5, ge=0, description="gap between neighbours, in flag heights")
+    min_flags: int = Field(2, ge=2)
+    require_different_colours: bool = True
+    max_sky_above: float = Field(0.5, gt=0, le=1, description="flags against the sky are not a setting")
+
+
 class InsigniaOptions(Strict):
     gallery_dirs: list[Path] = Field(default_factory=list, description="extra galleries (each with gallery.yaml)")
     builtin_gallery: bool = True
@@ -99,6 +118,7 @@ class InsigniaOptions(Strict):
     min_inliers: int = Field(12, gt=3)
     ratio: float = Field(0.8, gt=0, lt=1, description="Lowe ratio test")
     flags: FlagOptions = Field(default_factory=FlagOptions)
+    flag_rows: FlagRowOptions = Field(default_factory=FlagRowOptions)
     crests: bool = Field(True, description="letterhead crest cue on pages whose text lines were already detected")
 
 
@@ -407,6 +427,127 @@ def _hoist_band(white: np.ndarray, x: int, y: int, bw: int, bh: int) -> bool:
     return False
 
 
+# ----------------------------------------------------------------------------------------------- rows of flags
+
+# Hue classes in OpenCV units (0..180): flags are made of a few strong, saturated colours.
+# Each class has its own saturation/value floor: flag reds and yellows are far more saturated than skin, wood
+# and brick (which share their hues), while a national green in indoor shade is dark and less saturated.
+FLAG_HUES: tuple[tuple[str, tuple[tuple[int, int], ...], int, int], ...] = (
+    # name, hue ranges, min saturation, min value
+    ("red", ((0, 6), (170, 180)), 170, 90),
+    ("yellow", ((20, 34),), 170, 120),
+    ("green", ((40, 95),), 70, 22),
+    ("blue", ((100, 128),), 120, 50),
+)
+
+
+@dataclass(frozen=True)
+class FlagPiece:
+    box: tuple[int, int, int, int]  # x, y, w, h on the work copy
+    colour: str
+    other_colour: float  # best side strip's share of another flag colour or white
+
+
+@dataclass(frozen=True)
+class FlagRow:
+    box: tuple[float, float, float, float]  # image pixels
+    count: int
+    colours: tuple[str, ...]
+    sky_above: float
+
+
+def _flag_pieces(hsv: np.ndarray, opts: FlagRowOptions) -> tuple[list[FlagPiece], np.ndarray]:
+    h, w = hsv.shape[:2]
+    hue, sat, val = hsv[..., 0], hsv[..., 1], hsv[..., 2]
+    white = (sat <= 45) & (val >= 175)
+    classes = np.full((h, w), -1, np.int8)
+    for i, (_, ranges, min_sat, min_val) in enumerate(FLAG_HUES):
+        m = np.zeros((h, w), bool)
+        for lo, hi in ranges:
+            m |= (hue >= lo) & (hue <= hi)
+        classes[m & (sat >= min_sat) & (val >= min_val)] = i
+    classes[white] = len(FLAG_HUES)
+    pieces: list[FlagPiece] = []
+    kernel = np.ones((3, 3), np.uint8)
+    for i, (name, *_) in enumerate(FLAG_HUES):
+        mask = cv2.morphologyEx((classes == i).astype(np.uint8), cv2.MORPH_OPEN, kernel)
+        mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, kernel)
+        n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+        for j in range(1, n):
+            x, y, bw, bh, area = (int(v) for v in stats[j])
+            if area < opts.min_piece_frac * h * w or bh < opts.min_piece_height * h:
+                continue
+            if area > opts.max_piece_frac * h * w:
+                continue
+            if area < opts.min_fill * bw * bh or not opts.aspect[0] <= bw / bh <= opts.aspect[1]:
+                continue
+            # A flag is several colour fields side by side: its second field (a band, the hoist) runs along one
+            # whole side of this one, so the best of the four side strips is mostly another colour or white.
+            other = 0.0
+            sx, sy = max(2, bw // 3), max(2, bh // 4)
+            for x1, y1, x2, y2 in (
+                (x - sx, y, x, y + bh),
+                (x + bw, y, x + bw + sx, y + bh),
+                (x, y - sy, x + bw, y),
+                (x, y + bh, x + bw, y + bh + sy),
+            ):
+                x1, y1, x2, y2 = max(0, x1), max(0, y1), min(w, x2), min(h, y2)
+                if x2 - x1 < 2 or y2 - y1 < 2:
+                    continue
+                strip = classes[y1:y2, x1:x2]
+                other = max(other, float(((strip >= 0) & (strip != i)).mean()))
+            pieces.append(FlagPiece((x, y, bw, bh), name, other))
+    return pieces, classes
+
+
+def find_flag_rows(rgb: np.ndarray, opts: FlagRowOptions) -> list[FlagRow]:
+    """Two or more flag-shaped, saturated, multi-colour pieces of similar size side by side (a row of flags)."""
+    h0, w0 = rgb.shape[:2]
+    if min(h0, w0) < 48:
+        return []
+    s = min(1.0, opts.work_side / max(h0, w0))
+    img = rgb if s >= 1.0 else cv2.resize(rgb, (round(w0 * s), round(h0 * s)), interpolation=cv2.INTER_AREA)
+    h, w = img.shape[:2]
+    hsv = cv2.cvtColor(cv2.GaussianBlur(img, (3, 3), 0), cv2.COLOR_RGB2HSV)
+    pieces, _ = _flag_pieces(hsv, opts)
+    pieces = [p for p in pieces if p.other_colour >= opts.min_other_colour]
+    sky = (hsv[..., 0] >= 90) & (hsv[..., 0] <= 125) & (hsv[..., 1] >= 35) & (hsv[..., 2] >= 110)
+    rows: list[FlagRow] = []
+    used: set[int] = set()
+    pieces.sort(key=lambda p: p.box[0])
+    for a in range(len(pieces)):
+        if a in used:
+            continue
+        group = [a]
+        for b in range(a + 1, len(pieces)):
+            if b in used:
+                continue
+            pa, pb = pieces[group[-1]].box, pieces[b].box
+            ha, hb = pa[3], pb[3]
+            if max(ha, hb) / min(ha, hb) > opts.max_height_ratio:
+                continue
+            overlap = min(pa[1] + ha, pb[1] + hb) - max(pa[1], pb[1])
+            if overlap < opts.min_vertical_overlap * min(ha, hb):
+                continue
+            gap = pb[0] - (pa[0] + pa[2])
+            if gap < 0 or gap > opts.max_gap * max(ha, hb):
+                continue
+            group.append(b)
+        if len(group) < opts.min_flags:
+            continue
+        colours = tuple(pieces[g].colour for g in group)
+        if len(set(colours)) < 2 and opts.require_different_colours:
+            continue
+        used.update(group)
+        xs = [pieces[g].box[0] for g in group] + [pieces[g].box[0] + pieces[g].box[2] for g in group]
+        ys = [pieces[g].box[1] for g in group] + [pieces[g].box[1] + pieces[g].box[3] for g in group]
+        bx1, by1, bx2, by2 = min(xs), min(ys), max(xs), max(ys)
+        above = sky[max(0, by1 - (by2 - by1) // 2) : by1 + 1, bx1:bx2]
+        sky_above = float(above.mean()) if above.size else 0.0
+        rows.append(FlagRow((bx1 / s, by1 / s, bx2 / s, by2 / s), len(group), colours, sky_above))
+    return rows
+
+
 # ----------------------------------------------------------------------------------------------- letterhead crests
 
 
@@ -591,7 +732,7 @@ def page_like_share(rgb: np.ndarray, side: int = 320) -> float:
 
 class InsigniaDetector:
     name = "insignia"
-    version = "insignia-2"
+    version = "insignia-3"
     produces = frozenset({Kind.INSIGNIA.value, Kind.FLAG_ONLY.value, Kind.OFFICE_SETTING.value})
 
     def __init__(
@@ -612,6 +753,7 @@ class InsigniaDetector:
         out: list[Evidence] = []
         out.extend(self._emblems(ctx))
         out.extend(self._flags(ctx, emblem_found=bool(out)))
+        out.extend(self._flag_rows(ctx))
         out.extend(self._text(ctx))
         out.extend(self._crests(ctx))
         return out
@@ -721,6 +863,31 @@ class InsigniaDetector:
                     ctx,
                     cue="flag_display",
                     flags=official,
+                )
+            )
+        return out
+
+    def _flag_rows(self, ctx: ImageContext) -> list[Evidence]:
+        ro = self.options.flag_rows
+        if not ro.enabled:
+            return []
+        out = []
+        for row in find_flag_rows(ctx.rgb, ro):
+            if row.sky_above >= ro.max_sky_above:
+                continue  # flags flying in the open: a ceremony or a street, not shown as an office setting here
+            out.append(
+                self._ev(
+                    Kind.INSIGNIA.value,
+                    "row of flags (country not identified)",
+                    0.5,
+                    f"{row.count} flag-shaped, saturated colour fields of one size side by side "
+                    f"({', '.join(row.colours)}), each beside another colour or white: flags displayed in a row",
+                    row.box,
+                    ctx,
+                    cue="flag_row",
+                    flags=row.count,
+                    colours=list(row.colours),
+                    sky_above=round(row.sky_above, 3),
                 )
             )
         return out
@@ -848,4 +1015,12 @@ def build(settings: Any) -> InsigniaDetector:
     return InsigniaDetector(gallery, vocab, opts, engine)
 
 
-__all__ = ["EmblemGallery", "InsigniaDetector", "InsigniaOptions", "Vocabulary", "find_pakistan_flags"]
+__all__ = [
+    "EmblemGallery",
+    "FlagRowOptions",
+    "InsigniaDetector",
+    "InsigniaOptions",
+    "Vocabulary",
+    "find_flag_rows",
+    "find_pakistan_flags",
+]

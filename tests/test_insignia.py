@@ -432,3 +432,73 @@ def test_letterhead_crest_needs_a_page() -> None:
     ctx = ImageContext(rgb=page)
     text_quads(ctx, FakeOcr(lines[:3]))  # three lines: not a page
     assert not [e for e in make_detector(ocr="reuse").detect(ctx) if e.details.get("cue") == "letterhead_crest"]
+
+
+# ------------------------------------------------------------------------------------------------ rows of flags
+
+
+def banded_flag(width: int, height: int, field: tuple[int, int, int], band: tuple[int, int, int]) -> np.ndarray:
+    """A two-colour national flag hanging from its pole: a colour field with a band of another colour below it."""
+    flag = np.empty((height, width, 3), np.uint8)
+    flag[:] = field
+    flag[int(height * 0.7) :] = band
+    return flag
+
+
+ROW_FLAGS = [
+    ((20, 90, 40), (255, 255, 255)),  # green field, white band
+    ((20, 60, 190), (250, 210, 20)),  # blue field, yellow band
+    ((200, 20, 35), (255, 255, 255)),  # red field, white band
+]
+
+
+def flag_row_scene(designs: list[tuple[tuple[int, int, int], tuple[int, int, int]]]) -> np.ndarray:
+    """Flags of different countries on poles side by side behind a seated figure, in an office."""
+    img = desk_scene(False)
+    for k, (field, band) in enumerate(designs):
+        x0 = 80 + k * 140
+        cv2.line(img, (x0, 40), (x0, 470), (170, 150, 90), 5)
+        img[50:270, x0 + 3 : x0 + 103] = banded_flag(100, 220, field, band)
+    return img
+
+
+def test_row_of_flags_of_other_countries_is_insignia(detector: InsigniaDetector) -> None:
+    ev = detector.detect(ImageContext(rgb=flag_row_scene(ROW_FLAGS)))
+    rows = [e for e in ev if e.details.get("cue") == "flag_row"]
+    assert [e.kind for e in rows] == ["insignia"]
+    assert rows[0].details["flags"] == 3
+    assert rows[0].box is not None and rows[0].box[0] < 100 and rows[0].box[2] > 340
+
+
+def test_single_flag_in_a_room_is_not_a_row(detector: InsigniaDetector) -> None:
+    ev = detector.detect(ImageContext(rgb=flag_row_scene(ROW_FLAGS[1:2])))
+    assert "insignia" not in kinds(ev)
+
+
+def test_single_foreign_flag_on_sky_is_not_insignia(detector: InsigniaDetector) -> None:
+    img = sky_scene()
+    img[120:320, 300:600] = banded_flag(300, 200, (200, 20, 35), (255, 255, 255))  # replaces the drawn flag
+    assert "insignia" not in kinds(detector.detect(ImageContext(rgb=img)))
+
+
+def test_row_of_flags_against_the_sky_is_not_an_office_setting(detector: InsigniaDetector) -> None:
+    img = sky_scene()
+    img[:] = img[0, 0]
+    for k, (field, band) in enumerate(ROW_FLAGS):
+        img[200:420, 100 + k * 150 : 200 + k * 150] = banded_flag(100, 220, field, band)
+    assert "insignia" not in kinds(detector.detect(ImageContext(rgb=img)))
+
+
+def test_row_of_plain_shop_signs_is_not_insignia(detector: InsigniaDetector) -> None:
+    # A shop front: wide single-colour signboards side by side, and square single-colour shutters below them.
+    img = np.full((600, 900, 3), (150, 140, 130), np.uint8)
+    for k, colour in enumerate([(200, 30, 30), (30, 60, 190), (30, 140, 60), (230, 190, 20)]):
+        x0 = 20 + k * 220
+        img[60:150, x0 : x0 + 200] = colour  # signboard (wide)
+        img[250:450, x0 + 20 : x0 + 180] = colour  # shutter (one colour, nothing beside it)
+    assert "insignia" not in kinds(detector.detect(ImageContext(rgb=img)))
+
+
+def test_flag_rows_can_be_switched_off() -> None:
+    det = make_detector(flag_rows={"enabled": False})
+    assert "insignia" not in kinds(det.detect(ImageContext(rgb=flag_row_scene(ROW_FLAGS))))
