@@ -12,6 +12,13 @@ Four independent, explainable cues (the first two cheap enough for every image, 
   field must show its white at near the flag's true share (tables and lawns carry only a fleck). Where it
   stands decides the kind: indoors, beside people, several in a row -> `insignia`; alone against the sky,
   filling a stock photo, or with red party colours around it -> `flag_only`.
+- Rows of flags of any country: two or more flag-shaped (width/height 0.25..2.2, a hanging drape to a flag
+  unfurled), solidly filled fields of one strong flag colour, each with another flag colour or white along one
+  whole side (the flag's band, cross or hoist), of one size (heights within 1.3x), vertically aligned and
+  side by side. Flag reds and yellows must be far more saturated than skin, wood and brick; greens may be dark
+  (national greens in indoor shade). Rows with sky above them are left alone (a ceremony or a street). The
+  country is not identified. Plain single-colour panels on a white wall would pass the side test; wide shop
+  signs do not (aspect), and rows of one colour (a team's kits, one party's flags) do not (two colours needed).
 - Name plates, office signage and official form titles: OCR words matched against word lists in
   detectors/data/insignia.yaml (an FIR heading names a police form issued under the station's seal).
   OCR is the costly stage (~1 s/photo), so by default (`ocr: gated`) it runs here only on page-like images
@@ -21,9 +28,10 @@ Four independent, explainable cues (the first two cheap enough for every image, 
   dense mark that is not a text line, at the head of the page. It serves letterheads in Urdu, which the OCR
   cannot read; which body the crest belongs to is not identified.
 
-Not done: other countries' flags are not recognised (only the Pakistan flag's colours and shapes are modelled);
-very dark or blue-shifted Pakistan flags are missed (widening the colour range found as many false flags as
-real ones); the Quaid-e-Azam portrait behind a desk is not detected (no honest cheap cue found); emblems not in
+Not done: a single flag of another country is not recognised (only in a row); small desk flag stands are found
+only as Pakistan flags (their pieces are a few pixels on the row cue's work copy); very dark or blue-shifted
+Pakistan flags are missed (widening the colour range found as many false flags as real ones); the Quaid-e-Azam
+portrait behind a desk is not detected (no honest cheap cue found); emblems not in
 the gallery are found only as letterhead crests on pages, not on backdrops or signs.
 """
 
@@ -88,12 +96,12 @@ class FlagRowOptions(Strict):
 
     enabled: bool = True
     work_side: int = Field(384, gt=0)
-    min_piece_frac: float = Field(0.004, gt=0, lt=1, description="smallest colour piece, fraction of image")
+    min_piece_frac: float = Field(0.002, gt=0, lt=1, description="smallest colour piece, fraction of image")
     max_piece_frac: float = Field(0.2, gt=0, le=1, description="larger pieces fill the picture (a flag photo)")
-    min_piece_height: float = Field(0.08, gt=0, le=1, description="fraction of image height")
+    min_piece_height: float = Field(0.05, gt=0, le=1, description="fraction of image height")
     min_fill: float = Field(0.5, gt=0, le=1, description="piece area / its bounding box")
     aspect: tuple[float, float] = (0.25, 2.2)  # width/height: a hanging drape .. a flag unfurled (2:3..1:2)
-    min_other_colour: float = Field(0.5, ge=0, le=1, description="another colour or white along one side")
+    min_other_colour: float = Field(0.6, ge=0, le=1, description="another colour or white along one side")
     max_height_ratio: float = Field(1.3, ge=1, description="flags of a row are made to one size")
     min_vertical_overlap: float = Field(0.6, gt=0, le=1)
     max_gap: float = Field(1.5, ge=0, description="gap between neighbours, in flag heights")
