@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from pydantic import Field
 
-from detectors.base import DetectorUnavailable, ImageContext, register_detector
+from detectors.base import ImageContext, register_detector
 from detectors.config import Strict, load_yaml_model, validate_model
 from detectors.cues import (
     ColourSpec,
@@ -34,6 +34,7 @@ from detectors.cues import (
     to_hsv,
 )
 from detectors.evidence import Evidence, Kind, clip_box
+from detectors.runtime.ocr import optional_ocr_engine
 from detectors.runtime.yolo import Detection, YoloRunner, check_classes, objects, shared_yolo_runner
 
 DEFAULT_CONFIG = Path(__file__).parent / "data" / "uniforms.yaml"
@@ -438,7 +439,6 @@ class UniformDetector:
         return out
 
 
-
 @register_detector("uniforms")
 def build(settings: Any) -> UniformDetector:
     opts = validate_model(UniformOptions, settings.options_for("uniforms"), "detector_options.uniforms")
@@ -451,12 +451,5 @@ def build(settings: Any) -> UniformDetector:
     if updates:
         config = config.model_copy(update=updates)
     runner = shared_yolo_runner(settings.yolo)
-    engine = None
-    if config.ocr.enabled:
-        from detectors.runtime.ocr import ocr_engine_for
-
-        try:
-            engine = ocr_engine_for(settings)
-        except DetectorUnavailable:
-            engine = None
+    engine = optional_ocr_engine(settings) if config.ocr.enabled else None
     return UniformDetector(runner, person_classes=settings.yolo.person_classes, config=config, ocr_engine=engine)

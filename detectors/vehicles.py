@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 from pydantic import Field
 
-from detectors.base import DetectorUnavailable, ImageContext, register_detector
+from detectors.base import ImageContext, register_detector
 from detectors.config import Strict, load_yaml_model, validate_model
 from detectors.cues import (
     Blob,
@@ -37,6 +37,7 @@ from detectors.cues import (
     to_hsv,
 )
 from detectors.evidence import Evidence, Kind, clip_box
+from detectors.runtime.ocr import optional_ocr_engine
 from detectors.runtime.yolo import Detection, YoloRunner, check_classes, nms, objects, shared_yolo_runner
 
 DEFAULT_CONFIG = Path(__file__).parent / "data" / "vehicles.yaml"
@@ -599,7 +600,6 @@ class VehicleDetector:
         return out
 
 
-
 @register_detector("vehicles")
 def build(settings: Any) -> VehicleDetector:
     opts = validate_model(VehicleOptions, settings.options_for("vehicles"), "detector_options.vehicles")
@@ -612,12 +612,5 @@ def build(settings: Any) -> VehicleDetector:
     if updates:
         config = config.model_copy(update=updates)
     runner = shared_yolo_runner(settings.yolo)
-    engine = None
-    if config.ocr.enabled:
-        from detectors.runtime.ocr import ocr_engine_for
-
-        try:
-            engine = ocr_engine_for(settings)
-        except DetectorUnavailable:
-            engine = None  # markings cue is then reported as not checked; the colour cues still run
+    engine = optional_ocr_engine(settings) if config.ocr.enabled else None
     return VehicleDetector(runner, vehicle_classes=settings.yolo.vehicle_classes, config=config, ocr_engine=engine)

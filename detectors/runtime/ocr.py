@@ -258,5 +258,13 @@ def ocr_engine_for(settings: Any) -> OcrEngine:
     return shared_ocr_engine(cfg.engine, threads=cfg.threads, max_side=cfg.max_side)
 
 
+def optional_ocr_engine(settings: Any) -> OcrEngine | None:
+    """The configured engine, or None where it cannot be built (cues that need it then report 'not checked')."""
+    try:
+        return ocr_engine_for(settings)
+    except DetectorUnavailable:
+        return None
+
+
 def words_text(words: Sequence[OcrWord]) -> str:
     return "\n".join(w.text for w in words)
