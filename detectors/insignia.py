@@ -27,12 +27,17 @@ Four independent, explainable cues (the first two cheap enough for every image, 
 - Letterhead crests: on a page whose text lines were already detected, a compact, mirror-symmetric, moderately
   dense mark that is not a text line, at the head of the page. It serves letterheads in Urdu, which the OCR
   cannot read; which body the crest belongs to is not identified.
+- Round seals and logos: a large closed circular contour (a drawn seal border) with letter-sized marks arched
+  along its rim over at least half the circle and a mirror-symmetric centre. Photographs seldom hold such a
+  circle; clock faces fail the symmetric centre, plain round mirrors and plates the lettered rim. Distressed or
+  very fine rim lettering that breaks into specks is missed; the body is not identified.
 
 Not done: a single flag of another country is not recognised (only in a row); small desk flag stands are found
 only as Pakistan flags (their pieces are a few pixels on the row cue's work copy); very dark or blue-shifted
 Pakistan flags are missed (widening the colour range found as many false flags as real ones); the Quaid-e-Azam
 portrait behind a desk is not detected (no honest cheap cue found); emblems not in
-the gallery are found only as letterhead crests on pages, not on backdrops or signs.
+the gallery are found only as letterhead crests on pages or as round lettered seals, not as shields or
+crests on backdrops or signs.
 """
 
 from __future__ import annotations
@@ -128,6 +133,7 @@ class InsigniaOptions(Strict):
     flags: FlagOptions = Field(default_factory=FlagOptions)
     flag_rows: FlagRowOptions = Field(default_factory=FlagRowOptions)
     crests: bool = Field(True, description="letterhead crest cue on pages whose text lines were already detected")
+    seals: bool = Field(True, description="round seal cue: circular border, lettered rim, symmetric centre")
 
 
 # ----------------------------------------------------------------------------------------------- gallery
@@ -633,6 +639,98 @@ def find_letterhead_crests(rgb: np.ndarray, quads: Sequence[Any], side: int = 76
     return out
 
 
+# ----------------------------------------------------------------------------------------------- round seals
+
+
+@dataclass(frozen=True)
+class SealCandidate:
+    box: tuple[float, float, float, float]  # image pixels
+    glyphs: int
+    arc: float
+    symmetry: float
+
+
+SEAL_SIDE = 480  # work copy
+SEAL_MIN_RADIUS = 0.1  # of the short side: the seal is a subject of the picture (a logo, a sign), not a speck
+SEAL_RING_COVER = 0.9  # share of 72 angular bins the closed outer contour reaches at its enclosing radius
+SEAL_MIN_GLYPHS = 12  # letters of the body's name set along the rim
+SEAL_MIN_ARC = 0.5  # share of 24 angular bins holding such letters: text arched around the seal
+SEAL_SYMMETRY_MIN = 0.6  # edges of the centre mirrored across the vertical axis (an emblem, not a scene)
+
+
+def _round_outlines(gray: np.ndarray) -> list[tuple[float, float, float]]:
+    """Closed edge contours that are near-perfect circles (a drawn seal border), largest first, de-duplicated."""
+    short = min(gray.shape)
+    edges = cv2.dilate(cv2.Canny(cv2.GaussianBlur(gray, (3, 3), 0), 50, 150), np.ones((2, 2), np.uint8))
+    contours, _ = cv2.findContours(edges, cv2.RETR_LIST, cv2.CHAIN_APPROX_NONE)
+    found: list[tuple[float, float, float]] = []
+    for c in contours:
+        if len(c) < 60:
+            continue
+        (cx, cy), r = cv2.minEnclosingCircle(c)
+        if not SEAL_MIN_RADIUS * short <= r <= 0.55 * short:
+            continue
+        pts = c.reshape(-1, 2).astype(np.float32)
+        on_rim = np.hypot(pts[:, 0] - cx, pts[:, 1] - cy) / r > 0.93
+        if on_rim.mean() < 0.45:  # most of the (dilated, so traced twice) outline lies on the circle
+            continue
+        ang = np.arctan2(pts[on_rim, 1] - cy, pts[on_rim, 0] - cx)
+        if len(np.unique(((ang + np.pi) / (2 * np.pi) * 72).astype(int) % 72)) / 72 < SEAL_RING_COVER:
+            continue
+        found.append((float(cx), float(cy), float(r)))
+    found.sort(key=lambda t: -t[2])
+    kept: list[tuple[float, float, float]] = []
+    for c in found:
+        if all(np.hypot(c[0] - k[0], c[1] - k[1]) > 0.1 * k[2] or abs(c[2] - k[2]) > 0.1 * k[2] for k in kept):
+            kept.append(c)
+    return kept[:6]
+
+
+def find_round_seals(rgb: np.ndarray, side: int = SEAL_SIDE) -> list[SealCandidate]:
+    """Round seals and logos: a circular border, letters arched along its rim, a mirror-symmetric centre.
+
+    Official seals (police, ministries, departments) set the body's name around a circle and an emblem in the
+    middle. Photographs rarely hold a large closed circular contour at all (wheels and plates are seen at an
+    angle and cut by other things), and the ring of letter-sized marks plus the symmetric centre rule out clock
+    faces and round signs with a single word. The body is not identified (the gallery does that).
+    """
+    h0, w0 = rgb.shape[:2]
+    s = min(1.0, side / max(h0, w0))
+    img = rgb if s >= 1.0 else cv2.resize(rgb, (round(w0 * s), round(h0 * s)), interpolation=cv2.INTER_AREA)
+    gray = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)
+    h, w = gray.shape
+    if min(h, w) < 96:
+        return []
+    out = []
+    for cx, cy, r in _round_outlines(gray):
+        x1, y1, x2, y2 = int(max(0, cx - r)), int(max(0, cy - r)), int(min(w, cx + r + 1)), int(min(h, cy + r + 1))
+        patch = gray[y1:y2, x1:x2]
+        marks = np.abs(patch.astype(np.int16) - cv2.medianBlur(patch, max(3, int(r * 0.15)) | 1)) > 40
+        n, _, stats, cents = cv2.connectedComponentsWithStats(marks.astype(np.uint8), connectivity=8)
+        angles = []
+        for i in range(1, n):
+            size, area = max(int(stats[i, 2]), int(stats[i, 3])), int(stats[i, 4])
+            gx, gy = cents[i][0] + x1 - cx, cents[i][1] + y1 - cy
+            if 0.6 <= np.hypot(gx, gy) / r <= 0.95 and 0.03 * r <= size <= 0.25 * r and area >= 6:
+                angles.append(np.arctan2(gy, gx))
+        if len(angles) < SEAL_MIN_GLYPHS:
+            continue
+        arc = len(np.unique(((np.asarray(angles) + np.pi) / (2 * np.pi) * 24).astype(int) % 24)) / 24
+        if arc < SEAL_MIN_ARC:
+            continue
+        ir = int(0.6 * r)
+        c0, r0 = int(cx) - ir, int(cy) - ir
+        if ir < 5 or c0 < 0 or r0 < 0 or c0 + 2 * ir > w or r0 + 2 * ir > h:
+            continue
+        centre = cv2.dilate(cv2.Canny(gray[r0 : r0 + 2 * ir, c0 : c0 + 2 * ir], 60, 150), np.ones((3, 3), np.uint8))
+        centre_f = centre.astype(np.float32) / 255
+        symmetry = float((centre_f * centre_f[:, ::-1]).sum() / max(float(centre_f.sum()), 1.0))
+        if symmetry < SEAL_SYMMETRY_MIN:
+            continue
+        out.append(SealCandidate(((cx - r) / s, (cy - r) / s, (cx + r) / s, (cy + r) / s), len(angles), arc, symmetry))
+    return out
+
+
 def _cached_text_quads(ctx: ImageContext) -> list[Any]:
     """The fullest set of text-line outlines any detector has already found for this image (no new work)."""
     found = [v for _, v in ctx.cached("text_det") if isinstance(v, list)]
@@ -740,7 +838,7 @@ def page_like_share(rgb: np.ndarray, side: int = 320) -> float:
 
 class InsigniaDetector:
     name = "insignia"
-    version = "insignia-3"
+    version = "insignia-4"
     produces = frozenset({Kind.INSIGNIA.value, Kind.FLAG_ONLY.value, Kind.OFFICE_SETTING.value})
 
     def __init__(
@@ -764,6 +862,7 @@ class InsigniaDetector:
         out.extend(self._flag_rows(ctx))
         out.extend(self._text(ctx))
         out.extend(self._crests(ctx))
+        out.extend(self._seals(ctx))
         return out
 
     def _ev(
@@ -918,6 +1017,28 @@ class InsigniaDetector:
                     ink_density=round(c.ink_density, 3),
                     symmetry=round(c.symmetry, 3),
                     lines=c.lines,
+                )
+            )
+        return out
+
+    def _seals(self, ctx: ImageContext) -> list[Evidence]:
+        if not self.options.seals:
+            return []
+        out = []
+        for c in find_round_seals(ctx.rgb)[:2]:
+            out.append(
+                self._ev(
+                    Kind.INSIGNIA.value,
+                    "round seal or logo (unidentified)",
+                    0.5,
+                    f"a circular border with {c.glyphs} letter-sized marks arched along its rim and a mirror-symmetric "
+                    f"centre (symmetry {c.symmetry:.2f}): an official-style round seal or logo, body not identified",
+                    c.box,
+                    ctx,
+                    cue="round_seal",
+                    glyphs=c.glyphs,
+                    arc=round(c.arc, 3),
+                    symmetry=round(c.symmetry, 3),
                 )
             )
         return out

@@ -502,3 +502,69 @@ def test_row_of_plain_shop_signs_is_not_insignia(detector: InsigniaDetector) -> 
 def test_flag_rows_can_be_switched_off() -> None:
     det = make_detector(flag_rows={"enabled": False})
     assert "insignia" not in kinds(det.detect(ImageContext(rgb=flag_row_scene(ROW_FLAGS))))
+
+
+# ------------------------------------------------------------------------------------------------ round seals
+
+
+def draw_round_mark(mark: str, seed: int = 0) -> np.ndarray:
+    """A 640x480 office wall with a round mark: a lettered seal, a clock face, or a plain ring (a mirror)."""
+    rng = np.random.default_rng(seed)
+    img = np.full((480, 640, 3), (214, 206, 190), np.uint8)
+    img += rng.integers(0, 8, img.shape, dtype=np.uint8)
+    cx, cy, r = 330, 230, 150
+    if mark == "seal":
+        cv2.circle(img, (cx, cy), r, (20, 90, 60), -1)
+        cv2.circle(img, (cx, cy), r, (240, 240, 240), 4)
+        cv2.circle(img, (cx, cy), int(0.66 * r), (240, 240, 240), 3)
+        text = "GOVERNMENT OF THE PROVINCE * DEPARTMENT"
+        for i, ch in enumerate(text):  # the body's name arched along the rim
+            a = math.pi + 1.5 * math.pi * i / len(text) - 0.25 * math.pi
+            x, y = cx + 0.8 * r * math.cos(a), cy + 0.8 * r * math.sin(a)
+            cv2.putText(img, ch, (int(x) - 7, int(y) + 7), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (245, 245, 245), 2)
+        star = [
+            (
+                cx + 40 * math.cos(-math.pi / 2 + k * 4 * math.pi / 5),
+                cy - 30 + 40 * math.sin(-math.pi / 2 + k * 4 * math.pi / 5),
+            )
+            for k in range(5)
+        ]
+        cv2.fillPoly(img, [np.int32(star)], (245, 245, 245))
+        for side in (-1, 1):  # a wreath mirrored on both sides
+            for k in range(5):
+                cv2.ellipse(
+                    img, (cx + side * (40 + 6 * k), cy + 10 + 14 * k), (14, 6), side * 40, 0, 360, (245, 245, 245), -1
+                )
+        cv2.rectangle(img, (cx - 20, cy + 20), (cx + 20, cy + 60), (245, 245, 245), 3)
+    elif mark == "clock":
+        cv2.circle(img, (cx, cy), r, (245, 245, 245), -1)
+        cv2.circle(img, (cx, cy), r, (30, 30, 30), 5)
+        for h in range(1, 13):
+            a = math.pi * 2 * h / 12 - math.pi / 2
+            x, y = cx + 0.82 * r * math.cos(a), cy + 0.82 * r * math.sin(a)
+            cv2.putText(img, str(h), (int(x) - 10, int(y) + 8), cv2.FONT_HERSHEY_SIMPLEX, 0.8, (20, 20, 20), 2)
+        cv2.line(img, (cx, cy), (cx + 70, cy + 40), (20, 20, 20), 6)  # hands at twenty-five past four
+        cv2.line(img, (cx, cy), (cx - 30, cy + 100), (20, 20, 20), 3)
+    else:  # a plain round mirror: a ring, nothing lettered
+        cv2.circle(img, (cx, cy), r, (180, 190, 200), -1)
+        cv2.circle(img, (cx, cy), r, (90, 70, 40), 8)
+    return img
+
+
+@pytest.mark.parametrize("mark", ["seal", "clock", "mirror"])
+def test_round_seal_found_only_where_drawn(mark: str) -> None:
+    ev = [
+        e
+        for e in make_detector(ocr="never").detect(ImageContext(rgb=draw_round_mark(mark)))
+        if e.details.get("cue") == "round_seal"
+    ]
+    if mark == "seal":
+        assert [e.kind for e in ev] == ["insignia"]
+        assert ev[0].box is not None and iou(ev[0].box, (180, 80, 480, 380)) > 0.6
+    else:
+        assert ev == []
+
+
+def test_round_seals_can_be_switched_off() -> None:
+    ctx = ImageContext(rgb=draw_round_mark("seal"))
+    assert not [e for e in make_detector(ocr="never", seals=False).detect(ctx) if e.details.get("cue") == "round_seal"]
