@@ -1,7 +1,7 @@
 # AssetScreen HTTP service: CPU only, no torch at runtime (ONNX Runtime serves the models).
 FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 OMP_NUM_THREADS=2 ASSETSCREEN_DATA=/data \
-    ASSETSCREEN_YOLO_MODEL=/app/weights/yolov8n.onnx
+    ASSETSCREEN_WEIGHTS=/app/weights
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY detectors ./detectors
@@ -11,5 +11,6 @@ RUN pip install --no-cache-dir . && useradd --system --uid 10001 assetscreen && 
     && chown assetscreen /data
 USER assetscreen
 EXPOSE 8000
-# Mount a YOLO ONNX export at /app/weights/yolov8n.onnx (or set ASSETSCREEN_YOLO_MODEL) for vehicles/uniforms.
+# Mount a YOLO ONNX export at /app/weights/yolov8n.onnx (or set ASSETSCREEN_YOLO_MODEL) for vehicles/uniforms;
+# `assetscreen models list` reads /app/weights/manifest.toml.
 CMD ["assetscreen", "serve", "--host", "0.0.0.0", "--port", "8000"]

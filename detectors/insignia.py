@@ -680,9 +680,10 @@ def _round_outlines(gray: np.ndarray) -> list[tuple[float, float, float]]:
         found.append((float(cx), float(cy), float(r)))
     found.sort(key=lambda t: -t[2])
     kept: list[tuple[float, float, float]] = []
-    for c in found:
-        if all(np.hypot(c[0] - k[0], c[1] - k[1]) > 0.1 * k[2] or abs(c[2] - k[2]) > 0.1 * k[2] for k in kept):
-            kept.append(c)
+    for circle in found:
+        x, y, rad = circle
+        if all(np.hypot(x - k[0], y - k[1]) > 0.1 * k[2] or abs(rad - k[2]) > 0.1 * k[2] for k in kept):
+            kept.append(circle)
     return kept[:6]
 
 

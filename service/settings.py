@@ -17,6 +17,8 @@ from detectors.config import Strict, read_yaml, validate_model
 from detectors.errors import ConfigError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# Model files and their manifest: the checkout's weights/ by default; an installed package (Docker) sets this.
+WEIGHTS_DIR = Path(os.environ.get("ASSETSCREEN_WEIGHTS", PROJECT_ROOT / "weights"))
 # Documents first: the text lines it reads are reused by the insignia detector's name-plate cue.
 DEFAULT_DETECTORS = ["documents", "vehicles", "uniforms", "insignia", "hashes", "caption"]
 
@@ -36,7 +38,7 @@ class OcrSettings(Strict):
 
 
 class YoloSettings(Strict):
-    model: Path = Field(default_factory=lambda: PROJECT_ROOT / "weights" / "yolov8n.onnx")
+    model: Path = Field(default_factory=lambda: WEIGHTS_DIR / "yolov8n.onnx")
     imgsz: int = Field(640, gt=0)
     conf: float = Field(0.25, ge=0, le=1)
     iou: float = Field(0.45, ge=0, le=1)

@@ -20,8 +20,8 @@ from typing import Any
 
 from detectors.errors import BadInput, ConfigError, ModelMissing
 from detectors.runtime.yolo import ENV_MODEL, file_sha256
+from service.settings import WEIGHTS_DIR
 
-WEIGHTS_DIR = Path(__file__).resolve().parents[2] / "weights"
 MANIFEST = WEIGHTS_DIR / "manifest.toml"
 
 
