@@ -243,6 +243,20 @@ def combine_scores(scores: Iterable[float]) -> float:
     return 1.0 - p
 
 
+def cue_details(results: Sequence[CueResult]) -> dict[str, Any]:
+    """What a reviewer needs to check an official call: the cues that fired (with boxes), and why the others did not."""
+    return {
+        "cues": [c.to_dict() for c in results if c.found],
+        "not_found": {c.cue: c.reason for c in results if not c.found},
+    }
+
+
+def with_overrides(config: Any, **updates: Any) -> Any:
+    """A frozen config with the given fields replaced; None means 'keep the configured value'."""
+    changed = {k: v for k, v in updates.items() if v is not None}
+    return config.model_copy(update=changed) if changed else config
+
+
 def region_words(ctx: Any, engine: Any, box: Sequence[float], *, max_side: int = 960, min_side: int = 400) -> list[Any]:
     """OCR of one region of the image (an object crop), memoised on the context, timed under stage "ocr".
 

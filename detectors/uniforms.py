@@ -27,11 +27,13 @@ from detectors.cues import (
     colour_mask,
     combine_scores,
     crop,
+    cue_details,
     match_markers,
     no_cue,
     region_words,
     sub_box,
     to_hsv,
+    with_overrides,
 )
 from detectors.evidence import Evidence, Kind, clip_box
 from detectors.runtime.ocr import optional_ocr_engine
@@ -429,11 +431,7 @@ class UniformDetector:
                         detector_version=self.version,
                         explanation="person in uniform: " + "; ".join(c.reason for c in found),
                         box=box,
-                        details={
-                            "person_score": round(det.score, 3),
-                            "cues": [c.to_dict() for c in found],
-                            "not_found": {c.cue: c.reason for c in results if not c.found},
-                        },
+                        details={"person_score": round(det.score, 3), **cue_details(results)},
                     )
                 )
         return out
@@ -443,13 +441,11 @@ class UniformDetector:
 def build(settings: Any) -> UniformDetector:
     opts = validate_model(UniformOptions, settings.options_for("uniforms"), "detector_options.uniforms")
     config = load_config(opts.config or DEFAULT_CONFIG)
-    updates: dict[str, Any] = {}
-    if opts.min_uniform_score is not None:
-        updates["min_uniform_score"] = opts.min_uniform_score
-    if opts.ocr is not None:
-        updates["ocr"] = config.ocr.model_copy(update={"enabled": opts.ocr})
-    if updates:
-        config = config.model_copy(update=updates)
+    config = with_overrides(
+        config,
+        min_uniform_score=opts.min_uniform_score,
+        ocr=None if opts.ocr is None else config.ocr.model_copy(update={"enabled": opts.ocr}),
+    )
     runner = shared_yolo_runner(settings.yolo)
     engine = optional_ocr_engine(settings) if config.ocr.enabled else None
     return UniformDetector(runner, person_classes=settings.yolo.person_classes, config=config, ocr_engine=engine)

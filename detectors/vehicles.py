@@ -29,12 +29,14 @@ from detectors.cues import (
     colour_mask,
     combine_scores,
     crop,
+    cue_details,
     fractions,
     match_markers,
     no_cue,
     region_words,
     sub_box,
     to_hsv,
+    with_overrides,
 )
 from detectors.evidence import Evidence, Kind, clip_box
 from detectors.runtime.ocr import optional_ocr_engine
@@ -592,8 +594,7 @@ class VehicleDetector:
                         details={
                             "vehicle_class": det.label,
                             "vehicle_score": round(det.score, 3),
-                            "cues": [c.to_dict() for c in found],
-                            "not_found": {c.cue: c.reason for c in cue_results if not c.found},
+                            **cue_details(cue_results),
                         },
                     )
                 )
@@ -604,13 +605,11 @@ class VehicleDetector:
 def build(settings: Any) -> VehicleDetector:
     opts = validate_model(VehicleOptions, settings.options_for("vehicles"), "detector_options.vehicles")
     config = load_config(opts.config or DEFAULT_CONFIG)
-    updates: dict[str, Any] = {}
-    if opts.min_gov_score is not None:
-        updates["min_gov_score"] = opts.min_gov_score
-    if opts.ocr is not None:
-        updates["ocr"] = config.ocr.model_copy(update={"enabled": opts.ocr})
-    if updates:
-        config = config.model_copy(update=updates)
+    config = with_overrides(
+        config,
+        min_gov_score=opts.min_gov_score,
+        ocr=None if opts.ocr is None else config.ocr.model_copy(update={"enabled": opts.ocr}),
+    )
     runner = shared_yolo_runner(settings.yolo)
     engine = optional_ocr_engine(settings) if config.ocr.enabled else None
     return VehicleDetector(runner, vehicle_classes=settings.yolo.vehicle_classes, config=config, ocr_engine=engine)
