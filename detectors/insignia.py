@@ -11,7 +11,10 @@ Four independent, explainable cues (the first two cheap enough for every image, 
   set in it (a white hoist band beside it raises the score; alone it is too common to count). A large green
   field must show its white at near the flag's true share (tables and lawns carry only a fleck). Where it
   stands decides the kind: indoors, beside people, several in a row -> `insignia`; alone against the sky,
-  filling a stock photo, or with red party colours around it -> `flag_only`.
+  filling a stock photo, or with red party colours around it -> `flag_only`. The flag's five-point star is
+  also found on its own (exactly five deep, alike notches round its centre) in a uniform dark green-to-teal
+  field: that finds flags whose green has gone dark or blue under studio light, or whose crescent is folded
+  away, where the green test fails. Stars under ~20 px on the 640 px work copy lose their notches.
 - Rows of flags of any country: two or more flag-shaped (width/height 0.25..2.2, a hanging drape to a flag
   unfurled), solidly filled fields of one strong flag colour, each with another flag colour or white along one
   whole side (the flag's band, cross or hoist), of one size (heights within 1.3x), vertically aligned and
@@ -28,13 +31,16 @@ Four independent, explainable cues (the first two cheap enough for every image, 
   dense mark that is not a text line, at the head of the page. It serves letterheads in Urdu, which the OCR
   cannot read; which body the crest belongs to is not identified.
 - Round seals and logos: a large closed circular contour (a drawn seal border) with letter-sized marks arched
-  along its rim over at least half the circle and a mirror-symmetric centre. Photographs seldom hold such a
-  circle; clock faces fail the symmetric centre, plain round mirrors and plates the lettered rim. Distressed or
-  very fine rim lettering that breaks into specks is missed; the body is not identified.
+  along its rim over at least half the circle and a mirror-symmetric centre. The rim is unwrapped to polar
+  coordinates and the seal's concentric border lines removed there first, so bold lettering that touches them
+  still counts letter by letter. Photographs seldom hold such a circle; clock faces fail the symmetric centre,
+  plain round mirrors and plates the lettered rim. Very fine rim lettering that breaks into specks is missed;
+  the body is not identified.
 
 Not done: a single flag of another country is not recognised (only in a row); small desk flag stands are found
 only as Pakistan flags (their pieces are a few pixels on the row cue's work copy); very dark or blue-shifted
-Pakistan flags are missed (widening the colour range found as many false flags as real ones); the Quaid-e-Azam
+Pakistan flags are missed unless their star is seen whole (widening the green test's colour range found as many
+false flags as real ones); the Quaid-e-Azam
 portrait behind a desk is not detected (no honest cheap cue found); emblems not in
 the gallery are found only as letterhead crests on pages or as round lettered seals, not as shields or
 crests on backdrops or signs.
@@ -45,7 +51,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -94,6 +100,13 @@ class FlagOptions(Strict):
     sky_frac: float = Field(0.45, gt=0, le=1, description="ring around the flag this much sky -> flag alone")
     dominant_frac: float = Field(0.30, gt=0, le=1, description="flag covers this much of the image -> stock photo")
     party_frac: float = Field(0.3, gt=0, le=1, description="red beside the green this much -> party flag")
+    # The flag's five-point star found on its own: it keeps its shape when the field's colour does not (a dark,
+    # blue-shifted green under studio light, a crescent cut off by a fold), so the field test can be wider.
+    stars: bool = True
+    star_field_hues: tuple[int, int] = (35, 105)  # OpenCV hue units: yellow-green .. teal; blue is not the flag
+    star_field_saturation: int = Field(60, ge=0, le=255, description="median saturation around the star")
+    star_field_value: int = Field(170, ge=0, le=255, description="median brightness around the star, at most")
+    star_field_uniform: float = Field(0.45, ge=0, le=1, description="share of the surroundings in one hue")
 
 
 class FlagRowOptions(Strict):
@@ -308,7 +321,7 @@ def _plausible_outline(quad: np.ndarray, width: int, height: int) -> bool:
 class FlagCandidate:
     box: tuple[float, float, float, float]  # image pixels
     area_frac: float
-    cue: str  # "crescent" | "hoist" | "crescent+hoist"
+    cue: str  # "crescent" | "crescent+hoist" | "star"
     white_inside: float
     sky_around: float
     party_around: float
@@ -371,15 +384,130 @@ def find_pakistan_flags(rgb: np.ndarray, opts: FlagOptions) -> list[FlagCandidat
         hoist = _hoist_band(white, x, y, bw, bh)
         if not crescent:  # a white band beside a green patch alone is too common (walls, signs, clothes)
             continue
-        ring = cv2.dilate(filled, np.ones((15, 15), np.uint8), iterations=2).astype(bool) & ~region
-        ring_px = max(int(ring.sum()), 1)
-        sky_around = float((ring & masks["sky"]).sum()) / ring_px
-        party_around = float((ring & masks["red"]).sum()) / ring_px
+        sky_around, party_around = _surroundings(region, masks)
         cue = "crescent+hoist" if crescent and hoist else ("crescent" if crescent else "hoist")
         score = 0.55 + (0.25 if crescent else 0.0) + (0.15 if hoist else 0.0)
         box = (x / s, y / s, (x + bw) / s, (y + bh) / s)
         out.append(FlagCandidate(box, region_px / (h * w), cue, white_inside, sky_around, party_around, score))
+    if opts.stars:
+        for star in find_flag_stars(hsv, masks, opts):
+            sx, sy = (star.box[0] + star.box[2]) / 2 / s, (star.box[1] + star.box[3]) / 2 / s
+            if any(c.box[0] <= sx <= c.box[2] and c.box[1] <= sy <= c.box[3] for c in out):
+                continue  # the same flag, already found by its green field and crescent
+            x1, y1, x2, y2 = star.box
+            out.append(replace(star, box=(x1 / s, y1 / s, x2 / s, y2 / s)))
     return out
+
+
+STAR_SOLIDITY = (0.35, 0.72)  # a regular five-point star is ~0.5; small ones fill in (0.68 at 22 px)
+STAR_MIN_PX = 25
+STAR_DEPTH_SPREAD = 0.4  # shallowest notch >= this share of the deepest: the five notches are alike
+STAR_MAX_ANGLE_GAP = 120.0  # degrees between neighbouring notches around the centre (72 on a true star)
+
+
+def _star_notches(blob: np.ndarray) -> list[tuple[float, tuple[int, int]]]:
+    """Deep concave notches of a blob's outline: (depth in px, deepest point)."""
+    cnts, _ = cv2.findContours(blob, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    cnt = max(cnts, key=cv2.contourArea)
+    if len(cnt) < 10:
+        return []
+    try:
+        defects = cv2.convexityDefects(cnt, cv2.convexHull(cnt, returnPoints=False))
+    except cv2.error:  # self-intersecting outlines of tiny blobs
+        return []
+    if defects is None:
+        return []
+    size = max(blob.shape)
+    return [
+        (depth / 256.0, (int(cnt[f][0][0]), int(cnt[f][0][1])))
+        for _, _, f, depth in defects.reshape(-1, 4)
+        if depth / 256.0 >= 0.12 * size
+    ]
+
+
+def _is_five_point_star(blob: np.ndarray) -> bool:
+    area = int(blob.sum())
+    hull_mask = np.zeros_like(blob)
+    cnts, _ = cv2.findContours(blob, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    cv2.fillConvexPoly(hull_mask, cv2.convexHull(np.vstack(cnts)), 1)
+    if not STAR_SOLIDITY[0] <= area / max(int(hull_mask.sum()), 1) <= STAR_SOLIDITY[1]:
+        return False
+    notches = _star_notches(blob)
+    if len(notches) != 5:
+        return False
+    depths = [d for d, _ in notches]
+    if min(depths) < STAR_DEPTH_SPREAD * max(depths):
+        return False
+    ys, xs = np.nonzero(blob)
+    cx, cy = xs.mean(), ys.mean()
+    angles = sorted(float(np.degrees(np.arctan2(py - cy, px - cx))) % 360 for _, (px, py) in notches)
+    gaps = [b - a for a, b in zip(angles, angles[1:], strict=False)] + [angles[0] + 360 - angles[-1]]
+    return max(gaps) <= STAR_MAX_ANGLE_GAP
+
+
+def find_flag_stars(hsv: np.ndarray, masks: dict[str, np.ndarray], opts: FlagOptions) -> list[FlagCandidate]:
+    """White five-point stars set in a uniform, saturated, dark green-to-teal field (boxes on the work copy).
+
+    The star is told from other white marks by its outline alone: exactly five deep, alike notches spread
+    round its centre, and a star-like solidity. Lettering, windows, leaves and reflections give two to four.
+    The flag's extent is the field-coloured region around the star.
+    """
+    h, w = hsv.shape[:2]
+    hue, sat, val = (hsv[..., i].astype(np.int16) for i in range(3))
+    white = ((sat <= 80) & (val >= 120)).astype(np.uint8)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(white, connectivity=4)
+    out: list[FlagCandidate] = []
+    for i in range(1, n):
+        x, y, bw, bh, area = (int(v) for v in stats[i])
+        if area < STAR_MIN_PX or area > 0.05 * h * w or min(bw, bh) < 6 or not 0.5 <= bw / bh <= 2:
+            continue
+        blob = (labels[y : y + bh, x : x + bw] == i).astype(np.uint8)
+        if not _is_five_point_star(blob):
+            continue
+        pad = max(4, max(bw, bh) // 2)
+        x1, y1, x2, y2 = max(0, x - pad), max(0, y - pad), min(w, x + bw + pad), min(h, y + bh + pad)
+        ring = white[y1:y2, x1:x2] == 0
+        ring[y - y1 : y - y1 + bh, x - x1 : x - x1 + bw] = False
+        fh, fs, fv = hue[y1:y2, x1:x2][ring], sat[y1:y2, x1:x2][ring], val[y1:y2, x1:x2][ring]
+        if fh.size < 30:
+            continue
+        mh, ms, mv = float(np.median(fh)), float(np.median(fs)), float(np.median(fv))
+        if not opts.star_field_hues[0] <= mh <= opts.star_field_hues[1]:
+            continue
+        if ms < opts.star_field_saturation or mv > opts.star_field_value:
+            continue
+        dh = np.minimum(np.abs(fh - mh), 180 - np.abs(fh - mh))
+        if float(((dh <= 12) & (fs >= 50)).mean()) < opts.star_field_uniform:
+            continue
+        # The flag: the field-coloured region that surrounds the star.
+        dist = np.minimum(np.abs(hue - mh), 180 - np.abs(hue - mh))
+        field = ((dist <= 12) & (sat >= 50) & (val <= max(2.5 * mv, mv + 60))).astype(np.uint8)
+        field[y : y + bh, x : x + bw] |= blob
+        field = cv2.morphologyEx(field, cv2.MORPH_CLOSE, np.ones((5, 5), np.uint8))
+        _, flab, fstats, _ = cv2.connectedComponentsWithStats(field, connectivity=8)
+        k = int(np.bincount(flab[y : y + bh, x : x + bw][blob.astype(bool)]).argmax())
+        fx, fy, fw, fhh, farea = (int(v) for v in fstats[k])
+        region = flab == k
+        sky_around, party_around = _surroundings(region, masks)
+        out.append(
+            FlagCandidate(
+                (fx, fy, fx + fw, fy + fhh),
+                farea / (h * w),
+                "star",
+                area / max(farea, 1),
+                sky_around,
+                party_around,
+                0.75,
+            )
+        )
+    return out
+
+
+def _surroundings(region: np.ndarray, masks: dict[str, np.ndarray]) -> tuple[float, float]:
+    """Shares of sky and of party red in a ring around a flag region."""
+    ring = cv2.dilate(region.astype(np.uint8), np.ones((15, 15), np.uint8), iterations=2).astype(bool) & ~region
+    ring_px = max(int(ring.sum()), 1)
+    return float((ring & masks["sky"]).sum()) / ring_px, float((ring & masks["red"]).sum()) / ring_px
 
 
 SOLIDITY_RANGE = (0.25, 0.75)
@@ -687,6 +815,30 @@ def _round_outlines(gray: np.ndarray) -> list[tuple[float, float, float]]:
     return kept[:6]
 
 
+def _rim_glyph_angles(gray: np.ndarray, cx: float, cy: float, r: float) -> np.ndarray:
+    """Angles (degrees) of letter-sized marks in the seal's rim band, 0.6..0.97 of its radius.
+
+    The band is unwrapped to polar coordinates, where the seal's concentric border lines become straight
+    columns: those (marks over half the circle at one radius) are removed first, because bold or distressed
+    lettering touches them and would otherwise merge with them into one ring-sized mark.
+    """
+    marks = np.abs(gray.astype(np.int16) - cv2.medianBlur(gray, max(3, int(r * 0.15)) | 1)) > 40
+    rad, turns = max(int(r), 8), 720
+    polar = cv2.warpPolar(
+        marks.astype(np.uint8), (rad, turns), (cx, cy), r, cv2.WARP_POLAR_LINEAR + cv2.INTER_NEAREST
+    )  # rows: angle, columns: distance from the centre
+    polar[:, polar.mean(axis=0) > 0.5] = 0
+    lo, hi = int(0.6 * rad), int(0.97 * rad)
+    n, _, stats, cents = cv2.connectedComponentsWithStats(np.ascontiguousarray(polar[:, lo:hi]), connectivity=8)
+    angles = []
+    for i in range(1, n):
+        radial, rows, area = int(stats[i, 2]), int(stats[i, 3]), int(stats[i, 4])
+        along = rows / turns * 2 * np.pi * (lo + cents[i][0]) * r / rad  # arc length in pixels
+        if area >= 6 and 0.03 * r <= max(radial * r / rad, along) <= 0.25 * r:
+            angles.append(cents[i][1] / turns * 360)
+    return np.asarray(angles, np.float64)
+
+
 def find_round_seals(rgb: np.ndarray, side: int = SEAL_SIDE) -> list[SealCandidate]:
     """Round seals and logos: a circular border, letters arched along its rim, a mirror-symmetric centre.
 
@@ -704,19 +856,10 @@ def find_round_seals(rgb: np.ndarray, side: int = SEAL_SIDE) -> list[SealCandida
         return []
     out = []
     for cx, cy, r in _round_outlines(gray):
-        x1, y1, x2, y2 = int(max(0, cx - r)), int(max(0, cy - r)), int(min(w, cx + r + 1)), int(min(h, cy + r + 1))
-        patch = gray[y1:y2, x1:x2]
-        marks = np.abs(patch.astype(np.int16) - cv2.medianBlur(patch, max(3, int(r * 0.15)) | 1)) > 40
-        n, _, stats, cents = cv2.connectedComponentsWithStats(marks.astype(np.uint8), connectivity=8)
-        angles = []
-        for i in range(1, n):
-            size, area = max(int(stats[i, 2]), int(stats[i, 3])), int(stats[i, 4])
-            gx, gy = cents[i][0] + x1 - cx, cents[i][1] + y1 - cy
-            if 0.6 <= np.hypot(gx, gy) / r <= 0.95 and 0.03 * r <= size <= 0.25 * r and area >= 6:
-                angles.append(np.arctan2(gy, gx))
+        angles = _rim_glyph_angles(gray, cx, cy, r)
         if len(angles) < SEAL_MIN_GLYPHS:
             continue
-        arc = len(np.unique(((np.asarray(angles) + np.pi) / (2 * np.pi) * 24).astype(int) % 24)) / 24
+        arc = len(np.unique((angles / 360 * 24).astype(int) % 24)) / 24
         if arc < SEAL_MIN_ARC:
             continue
         ir = int(0.6 * r)
@@ -1152,5 +1295,7 @@ __all__ = [
     "InsigniaOptions",
     "Vocabulary",
     "find_flag_rows",
+    "find_flag_stars",
     "find_pakistan_flags",
+    "find_round_seals",
 ]

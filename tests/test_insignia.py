@@ -113,22 +113,25 @@ def test_fifty_emblem_gallery_finds_the_right_one(tmp_path: Path) -> None:
 # ------------------------------------------------------------------------------------------------ flags
 
 
-def draw_pakistan_flag(width: int) -> np.ndarray:
+def draw_pakistan_flag(
+    width: int, field: tuple[int, int, int] = PK_GREEN, star_points: int = 5, crescent: bool = True
+) -> np.ndarray:
     """The flag at 3:2: white hoist quarter, green field, white crescent and five-point star."""
     h = int(width * 2 / 3)
-    flag = np.full((h, width, 3), PK_GREEN, np.uint8)
+    flag = np.full((h, width, 3), field, np.uint8)
     flag[:, : width // 4] = 255
     cx, cy = int(width * 0.625), h // 2
     r = int(h * 0.3)
-    cv2.circle(flag, (cx, cy), r, (255, 255, 255), -1, cv2.LINE_AA)
-    cv2.circle(flag, (cx + int(r * 0.3), cy - int(r * 0.25)), int(r * 0.85), PK_GREEN, -1, cv2.LINE_AA)
+    if crescent:
+        cv2.circle(flag, (cx, cy), r, (255, 255, 255), -1, cv2.LINE_AA)
+        cv2.circle(flag, (cx + int(r * 0.3), cy - int(r * 0.25)), int(r * 0.85), field, -1, cv2.LINE_AA)
     sx, sy, sr = cx + int(r * 0.55), cy - int(r * 0.45), r * 0.28
     pts = [
         (
-            sx + (sr if k % 2 == 0 else sr * 0.4) * math.cos(-math.pi / 2 + k * math.pi / 5 + 0.4),
-            sy + (sr if k % 2 == 0 else sr * 0.4) * math.sin(-math.pi / 2 + k * math.pi / 5 + 0.4),
+            sx + (sr if k % 2 == 0 else sr * 0.4) * math.cos(-math.pi / 2 + k * math.pi / star_points + 0.4),
+            sy + (sr if k % 2 == 0 else sr * 0.4) * math.sin(-math.pi / 2 + k * math.pi / star_points + 0.4),
         )
-        for k in range(10)
+        for k in range(2 * star_points)
     ]
     cv2.fillPoly(flag, [np.round(np.array(pts)).astype(np.int32)], (255, 255, 255), cv2.LINE_AA)
     return flag
@@ -360,6 +363,47 @@ def test_large_flag_indoors_is_still_insignia(detector: InsigniaDetector) -> Non
     assert "insignia" in kinds(detector.detect(ImageContext(rgb=img)))
 
 
+DARK_TEAL = (3, 38, 55)  # the flag's green under studio light: outside the green test's hues, still the flag
+
+
+def flag_behind_desk(flag: np.ndarray) -> np.ndarray:
+    img = desk_scene(False)
+    img[40 : 40 + flag.shape[0], 560 : 560 + flag.shape[1]] = flag
+    return img
+
+
+@pytest.mark.parametrize("crescent", [True, False], ids=["whole", "crescent_hidden"])
+def test_dark_teal_flag_is_found_by_its_star(detector: InsigniaDetector, crescent: bool) -> None:
+    ev = detector.detect(ImageContext(rgb=flag_behind_desk(draw_pakistan_flag(300, DARK_TEAL, crescent=crescent))))
+    flags = [e for e in ev if e.details.get("cue") == "flag"]
+    assert [(e.kind, e.details["shape"]) for e in flags] == [("insignia", "star")]
+    # The box is the flag's field around the star, not the star alone.
+    assert flags[0].box is not None and flags[0].box[2] - flags[0].box[0] > 150
+
+
+@pytest.mark.parametrize(
+    "field, points",
+    [((20, 30, 110), 5), (DARK_TEAL, 6), (DARK_TEAL, 4)],
+    ids=["star_on_navy", "six_points_on_teal", "four_points_on_teal"],
+)
+def test_other_stars_or_fields_are_not_the_flag(detector: InsigniaDetector, field: Any, points: int) -> None:
+    flag = draw_pakistan_flag(300, field, star_points=points, crescent=False)
+    ev = detector.detect(ImageContext(rgb=flag_behind_desk(flag)))
+    assert not [e for e in ev if e.details.get("cue") == "flag"]
+
+
+def test_dark_teal_flag_against_the_sky_is_flag_only(detector: InsigniaDetector) -> None:
+    img = sky_scene()
+    img[120:320, 300:600] = draw_pakistan_flag(300, DARK_TEAL)
+    assert [e.kind for e in detector.detect(ImageContext(rgb=img)) if e.details.get("cue") == "flag"] == ["flag_only"]
+
+
+def test_star_cue_can_be_switched_off() -> None:
+    det = make_detector(ocr="never", flags={"stars": False})
+    ev = det.detect(ImageContext(rgb=flag_behind_desk(draw_pakistan_flag(300, DARK_TEAL))))
+    assert not [e for e in ev if e.details.get("cue") == "flag"]
+
+
 def test_form_title_heading_counts_but_not_inside_a_sentence(detector: InsigniaDetector) -> None:
     def form_evidence(lines: list[tuple[str, tuple[float, float, float, float]]]) -> list[Evidence]:
         ctx = ImageContext(rgb=desk_scene(False))
@@ -536,6 +580,24 @@ def draw_round_mark(mark: str, seed: int = 0) -> np.ndarray:
                     img, (cx + side * (40 + 6 * k), cy + 10 + 14 * k), (14, 6), side * 40, 0, 360, (245, 245, 245), -1
                 )
         cv2.rectangle(img, (cx - 20, cy + 20), (cx + 20, cy + 60), (245, 245, 245), 3)
+    elif mark == "bold_seal":  # bold lettering that touches the seal's inner and outer border lines
+        cv2.circle(img, (cx, cy), r, (40, 40, 170), -1)
+        for rad in (r - 3, int(0.7 * r)):
+            cv2.circle(img, (cx, cy), rad, (245, 245, 245), 4)
+        text = "PROVINCIAL POLICE * PROUD TO SERVE *"
+        for i, ch in enumerate(text):
+            a = 2 * math.pi * i / len(text)
+            x, y = cx + 0.85 * r * math.cos(a), cy + 0.85 * r * math.sin(a)
+            cv2.putText(img, ch, (int(x) - 11, int(y) + 12), cv2.FONT_HERSHEY_SIMPLEX, 1.0, (245, 245, 245), 5)
+        star = [
+            (
+                cx + 45 * math.cos(-math.pi / 2 + k * 4 * math.pi / 5),
+                cy - 20 + 45 * math.sin(-math.pi / 2 + k * 4 * math.pi / 5),
+            )
+            for k in range(5)
+        ]
+        cv2.fillPoly(img, [np.int32(star)], (245, 245, 245))
+        cv2.rectangle(img, (cx - 40, cy + 30), (cx + 40, cy + 50), (245, 245, 245), -1)
     elif mark == "clock":
         cv2.circle(img, (cx, cy), r, (245, 245, 245), -1)
         cv2.circle(img, (cx, cy), r, (30, 30, 30), 5)
@@ -551,14 +613,14 @@ def draw_round_mark(mark: str, seed: int = 0) -> np.ndarray:
     return img
 
 
-@pytest.mark.parametrize("mark", ["seal", "clock", "mirror"])
+@pytest.mark.parametrize("mark", ["seal", "bold_seal", "clock", "mirror"])
 def test_round_seal_found_only_where_drawn(mark: str) -> None:
     ev = [
         e
         for e in make_detector(ocr="never").detect(ImageContext(rgb=draw_round_mark(mark)))
         if e.details.get("cue") == "round_seal"
     ]
-    if mark == "seal":
+    if mark.endswith("seal"):
         assert [e.kind for e in ev] == ["insignia"]
         assert ev[0].box is not None and iou(ev[0].box, (180, 80, 480, 380)) > 0.6
     else:
