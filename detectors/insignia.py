@@ -24,6 +24,9 @@ Four independent, explainable cues (the first two cheap enough for every image, 
   signs do not (aspect), and rows of one colour (a team's kits, one party's flags) do not (two colours needed).
 - Name plates, office signage and official form titles: OCR words matched against word lists in
   detectors/data/insignia.yaml (an FIR heading names a police form issued under the station's seal).
+  Designations count on short lines (a plate, a board) and office names on lines of at most ten words (a
+  sign or a letterhead line), not when mentioned inside a running sentence. Lettering inside a vehicle the
+  object detector already found is that vehicle's marking and is left to the vehicles detector.
   OCR is the costly stage (~1 s/photo), so by default (`ocr: gated`) it runs here only on page-like images
   (paper, letterheads, boards: mostly near-white), and text lines other detectors already read for the image
   are reused for free through the per-image memo. `reuse` never runs OCR here; `always` runs it everywhere.
@@ -884,6 +887,10 @@ def _cached_text_quads(ctx: ImageContext) -> list[Any]:
 # ----------------------------------------------------------------------------------------------- text
 
 
+OFFICE_LINE_MAX_WORDS = 10
+ON_VEHICLE_SHARE = 0.8  # a text box this much inside a detected vehicle is its marking (the vehicles' evidence)
+
+
 @dataclass(frozen=True)
 class TextHit:
     phrase: str
@@ -927,7 +934,8 @@ class TextMatcher:
                         out.append(TextHit(phrase, text, w.box, "designation"))
                         break
             for phrase, rx in self._offices:
-                if rx.search(text):
+                # An office named on a sign or a letterhead line, not mentioned inside a running sentence.
+                if len(text.split()) <= OFFICE_LINE_MAX_WORDS and rx.search(text):
                     out.append(TextHit(phrase, text, w.box, "office"))
                     break
             else:
@@ -991,11 +999,13 @@ class InsigniaDetector:
         vocabulary: Vocabulary,
         options: InsigniaOptions | None = None,
         ocr_engine: Any = None,
+        vehicle_classes: Sequence[str] = ("car", "bus", "truck", "motorcycle"),
     ) -> None:
         self.gallery = gallery
         self.options = options or InsigniaOptions()
         self.text = TextMatcher(vocabulary)
         self.ocr_engine = ocr_engine  # used only with ocr: always
+        self.vehicle_classes = frozenset(vehicle_classes)
 
     def detect(self, ctx: ImageContext) -> list[Evidence]:
         if min(ctx.width, ctx.height) < 24:
@@ -1211,9 +1221,10 @@ class InsigniaDetector:
             return []
         out = []
         seen: set[tuple[str, str]] = set()
+        vehicles = self._vehicle_boxes(ctx)
         for hit in self.text.hits(words):
-            if (hit.what, hit.phrase) in seen:
-                continue
+            if (hit.what, hit.phrase) in seen or any(_inside_share(hit.box, v) >= ON_VEHICLE_SHARE for v in vehicles):
+                continue  # repeated, or lettering on a vehicle (the vehicles detector reports markings)
             seen.add((hit.what, hit.phrase))
             if hit.what == "designation":
                 out.append(
@@ -1260,6 +1271,23 @@ class InsigniaDetector:
                 )
         return out
 
+    def _vehicle_boxes(self, ctx: ImageContext) -> list[tuple[float, float, float, float]]:
+        """Vehicles the object detector already found in this image (no new work: the memo only)."""
+        return [
+            d.box
+            for _, found in ctx.cached("yolo")
+            for d in (found or [])
+            if getattr(d, "label", None) in self.vehicle_classes
+        ]
+
+
+def _inside_share(box: Sequence[float], outer: Sequence[float]) -> float:
+    """Share of `box`'s area that lies inside `outer` (both xyxy)."""
+    iw = max(0.0, min(box[2], outer[2]) - max(box[0], outer[0]))
+    ih = max(0.0, min(box[3], outer[3]) - max(box[1], outer[1]))
+    area = max((box[2] - box[0]) * (box[3] - box[1]), 1e-6)
+    return iw * ih / area
+
 
 def gallery_dirs(settings: Any, opts: InsigniaOptions) -> list[Path]:
     dirs = [BUILTIN_GALLERY] if opts.builtin_gallery else []
@@ -1285,7 +1313,9 @@ def build(settings: Any) -> InsigniaDetector:
             engine = ocr_engine_for(settings)
         except DetectorUnavailable as exc:
             raise DetectorUnavailable("insignia", f"ocr: {opts.ocr} needs an OCR engine: {exc}") from None
-    return InsigniaDetector(gallery, vocab, opts, engine)
+    yolo = getattr(settings, "yolo", None)
+    classes = getattr(yolo, "vehicle_classes", None) or ("car", "bus", "truck", "motorcycle")
+    return InsigniaDetector(gallery, vocab, opts, engine, vehicle_classes=classes)
 
 
 __all__ = [

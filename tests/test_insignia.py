@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from detectors.insignia import (
     build,
 )
 from detectors.runtime.ocr import OcrWord, ocr_words, text_quads
+from detectors.runtime.yolo import Detection
 from service.settings import Settings
 from tests.contract import ImageDetectorContract
 
@@ -418,6 +420,34 @@ def test_form_title_heading_counts_but_not_inside_a_sentence(detector: InsigniaD
     sentence = "the complainant said a first information report was not lodged by the station on that day at all"
     assert form_evidence([(sentence, (0, 0, 800, 20))]) == []
     assert form_evidence([("Monthly Progress Report", (200, 20, 600, 50))]) == []
+
+
+def text_evidence(
+    lines: list[tuple[str, tuple[float, float, float, float]]],
+    vehicles: Sequence[tuple[float, float, float, float]] = (),
+) -> list[tuple[str, str]]:
+    """(cue, phrase) of the text evidence for OCR lines on an office scene, with vehicles already detected."""
+    ctx = ImageContext(rgb=desk_scene(False))
+    ocr_words(ctx, FakeOcr(lines))
+    ctx.memo(("yolo", 1), lambda: [Detection(2, "car", 0.9, v) for v in vehicles])
+    ev = make_detector(ocr="reuse").detect(ctx)
+    return [(e.details["cue"], e.details["phrase"]) for e in ev if "phrase" in e.details]
+
+
+def test_office_named_on_a_sign_counts_but_not_inside_a_sentence() -> None:
+    assert text_evidence([("OFFICE OF THE DEPUTY COMMISSIONER", (100, 20, 700, 60))]) == [
+        ("designation", "Deputy Commissioner"),
+        ("office_text", "Office of the"),
+    ]
+    sentence = "application forms will be available from the office of the principal of the college on working days"
+    assert text_evidence([(sentence, (0, 0, 890, 20))]) == []
+
+
+def test_lettering_on_a_vehicle_is_left_to_the_vehicles_detector() -> None:
+    sign = [("TRAFFIC POLICE", (300, 400, 500, 440))]
+    assert text_evidence(sign) == [("office_text", "Traffic Police")]
+    assert text_evidence(sign, vehicles=[(250, 300, 650, 560)]) == []  # painted on the car's door
+    assert text_evidence(sign, vehicles=[(250, 430, 650, 590)]) == [("office_text", "Traffic Police")]  # behind it
 
 
 # ------------------------------------------------------------------------------------------------ letterhead crests
