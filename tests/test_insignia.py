@@ -581,6 +581,31 @@ def test_flag_rows_can_be_switched_off() -> None:
 # ------------------------------------------------------------------------------------------------ round seals
 
 
+def arched_text(
+    img: np.ndarray, text: str, circle: tuple[float, float, float], start: float, turns: float, font: tuple[float, int]
+) -> None:
+    """White letters set along a circle (cx, cy, radius) from angle `start` over `turns` half-turns."""
+    cx, cy, rad = circle
+    size = int(12 * font[0])
+    for i, ch in enumerate(text):
+        a = start + turns * math.pi * i / len(text)
+        x, y = cx + rad * math.cos(a), cy + rad * math.sin(a)
+        cv2.putText(
+            img, ch, (int(x) - size, int(y) + size), cv2.FONT_HERSHEY_SIMPLEX, font[0], (245, 245, 245), font[1]
+        )
+
+
+def white_star(img: np.ndarray, centre: tuple[int, int], r: int) -> None:
+    points = [
+        (
+            centre[0] + r * math.cos(-math.pi / 2 + k * 4 * math.pi / 5),
+            centre[1] + r * math.sin(-math.pi / 2 + k * 4 * math.pi / 5),
+        )
+        for k in range(5)
+    ]
+    cv2.fillPoly(img, [np.int32(points)], (245, 245, 245))
+
+
 def draw_round_mark(mark: str, seed: int = 0) -> np.ndarray:
     """A 640x480 office wall with a round mark: a lettered seal, a clock face, or a plain ring (a mirror)."""
     rng = np.random.default_rng(seed)
@@ -591,19 +616,9 @@ def draw_round_mark(mark: str, seed: int = 0) -> np.ndarray:
         cv2.circle(img, (cx, cy), r, (20, 90, 60), -1)
         cv2.circle(img, (cx, cy), r, (240, 240, 240), 4)
         cv2.circle(img, (cx, cy), int(0.66 * r), (240, 240, 240), 3)
-        text = "GOVERNMENT OF THE PROVINCE * DEPARTMENT"
-        for i, ch in enumerate(text):  # the body's name arched along the rim
-            a = math.pi + 1.5 * math.pi * i / len(text) - 0.25 * math.pi
-            x, y = cx + 0.8 * r * math.cos(a), cy + 0.8 * r * math.sin(a)
-            cv2.putText(img, ch, (int(x) - 7, int(y) + 7), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (245, 245, 245), 2)
-        star = [
-            (
-                cx + 40 * math.cos(-math.pi / 2 + k * 4 * math.pi / 5),
-                cy - 30 + 40 * math.sin(-math.pi / 2 + k * 4 * math.pi / 5),
-            )
-            for k in range(5)
-        ]
-        cv2.fillPoly(img, [np.int32(star)], (245, 245, 245))
+        # the body's name arched along the rim
+        arched_text(img, "GOVERNMENT OF THE PROVINCE * DEPARTMENT", (cx, cy, 0.8 * r), 0.75 * math.pi, 1.5, (0.6, 2))
+        white_star(img, (cx, cy - 30), 40)
         for side in (-1, 1):  # a wreath mirrored on both sides
             for k in range(5):
                 cv2.ellipse(
@@ -614,19 +629,8 @@ def draw_round_mark(mark: str, seed: int = 0) -> np.ndarray:
         cv2.circle(img, (cx, cy), r, (40, 40, 170), -1)
         for rad in (r - 3, int(0.7 * r)):
             cv2.circle(img, (cx, cy), rad, (245, 245, 245), 4)
-        text = "PROVINCIAL POLICE * PROUD TO SERVE *"
-        for i, ch in enumerate(text):
-            a = 2 * math.pi * i / len(text)
-            x, y = cx + 0.85 * r * math.cos(a), cy + 0.85 * r * math.sin(a)
-            cv2.putText(img, ch, (int(x) - 11, int(y) + 12), cv2.FONT_HERSHEY_SIMPLEX, 1.0, (245, 245, 245), 5)
-        star = [
-            (
-                cx + 45 * math.cos(-math.pi / 2 + k * 4 * math.pi / 5),
-                cy - 20 + 45 * math.sin(-math.pi / 2 + k * 4 * math.pi / 5),
-            )
-            for k in range(5)
-        ]
-        cv2.fillPoly(img, [np.int32(star)], (245, 245, 245))
+        arched_text(img, "PROVINCIAL POLICE * PROUD TO SERVE *", (cx, cy, 0.85 * r), 0.0, 2.0, (1.0, 5))
+        white_star(img, (cx, cy - 20), 45)
         cv2.rectangle(img, (cx - 40, cy + 30), (cx + 40, cy + 50), (245, 245, 245), -1)
     elif mark == "clock":
         cv2.circle(img, (cx, cy), r, (245, 245, 245), -1)
