@@ -6,7 +6,9 @@ Four independent, explainable cues (the first two cheap enough for every image, 
 - Emblems: ORB keypoints matched against a gallery of emblem images (the operator's plus our stand-in
   drawings), verified with a RANSAC homography, so scale, rotation, perspective and partial occlusion are
   tolerated and the projected gallery outline says where the emblem is. Gallery features are computed once
-  when the detector is built.
+  when the detector is built. A gallery entry of kind `office_setting` (an office fixture such as the
+  Quaid-e-Azam portrait, registered by the operator) is matched the same way and reported as supporting
+  evidence, not as insignia.
 - Flags: the Pakistan flag by colour and shape: a dark-green region with a white, concave crescent/star shape
   set in it (a white hoist band beside it raises the score; alone it is too common to count). A large green
   field must show its white at near the flag's true share (tables and lawns carry only a fleck). Where it
@@ -39,14 +41,17 @@ Four independent, explainable cues (the first two cheap enough for every image, 
   still counts letter by letter. Photographs seldom hold such a circle; clock faces fail the symmetric centre,
   plain round mirrors and plates the lettered rim. Very fine rim lettering that breaks into specks is missed;
   the body is not identified.
+- Seating (supporting evidence only): a row of four or more chairs, or three or more chairs or people at one
+  table, from the object detector's boxes when another detector already ran it for the image (no detection of
+  its own). It fired on 3 of the 255 evaluation photos, all official meetings; chairs under seated people are
+  mostly not boxed.
 
 Not done: a single flag of another country is not recognised (only in a row); small desk flag stands are found
 only as Pakistan flags (their pieces are a few pixels on the row cue's work copy); very dark or blue-shifted
 Pakistan flags are missed unless their star is seen whole (widening the green test's colour range found as many
-false flags as real ones); the Quaid-e-Azam
-portrait behind a desk is not detected (no honest cheap cue found); emblems not in
-the gallery are found only as letterhead crests on pages or as round lettered seals, not as shields or
-crests on backdrops or signs.
+false flags as real ones); the Quaid-e-Azam portrait behind a desk is found only once the operator registers
+it (`gallery add --kind office_setting`); emblems not in the gallery are found only as letterhead crests on
+pages or as round lettered seals, not as shields or crests on backdrops or signs.
 """
 
 from __future__ import annotations
@@ -81,6 +86,9 @@ class GalleryItem(Strict):
     name: str = Field(min_length=1)
     file: str = Field(min_length=1)
     body: str = ""
+    # insignia: an emblem, seal or logo; office_setting: a fixture of offices that supports the finding (the
+    # Quaid-e-Azam portrait, an office plaque) and is reported as supporting evidence only.
+    kind: Literal["insignia", "office_setting"] = "insignia"
 
 
 class GalleryFile(Strict):
@@ -131,6 +139,15 @@ class FlagRowOptions(Strict):
     max_sky_above: float = Field(0.5, gt=0, le=1, description="flags against the sky are not a setting")
 
 
+class SeatingOptions(Strict):
+    """Rows of chairs and meeting tables from the object detector's boxes (memo only: no detection of its own)."""
+
+    enabled: bool = True
+    min_score: float = Field(0.35, ge=0, le=1, description="chair / table detections at least this confident")
+    min_row: int = Field(4, ge=2, description="chairs side by side that make a row")
+    min_at_table: int = Field(3, ge=1, description="chairs or people at one table that make a meeting table")
+
+
 class InsigniaOptions(Strict):
     gallery_dirs: list[Path] = Field(default_factory=list, description="extra galleries (each with gallery.yaml)")
     builtin_gallery: bool = True
@@ -150,6 +167,7 @@ class InsigniaOptions(Strict):
     flag_rows: FlagRowOptions = Field(default_factory=FlagRowOptions)
     crests: bool = Field(True, description="letterhead crest cue on pages whose text lines were already detected")
     seals: bool = Field(True, description="round seal cue: circular border, lettered rim, symmetric centre")
+    seating: SeatingOptions = Field(default_factory=SeatingOptions)
 
 
 # ----------------------------------------------------------------------------------------------- gallery
@@ -163,6 +181,7 @@ class GalleryEmblem:
     size: tuple[int, int]  # (w, h) of the normalised image the keypoints refer to
     points: np.ndarray  # (N, 2) float32 keypoint positions
     descriptors: np.ndarray  # (N, 32) uint8 ORB descriptors
+    kind: str = Kind.INSIGNIA.value
 
 
 @dataclass(frozen=True)
@@ -253,7 +272,7 @@ class EmblemGallery:
                     size, pts, desc = describe_emblem(_load_rgb(path))
                 except ConfigError as exc:
                     raise ConfigError(f"gallery image {path}: {exc}") from None
-                emblems.append(GalleryEmblem(item.name, item.body or item.name, path, size, pts, desc))
+                emblems.append(GalleryEmblem(item.name, item.body or item.name, path, size, pts, desc, item.kind))
         return cls(emblems)
 
     def match(self, gray: np.ndarray, opts: InsigniaOptions) -> list[EmblemMatch]:
@@ -884,6 +903,71 @@ def _cached_text_quads(ctx: ImageContext) -> list[Any]:
     return max(found, key=len) if found else []
 
 
+# ----------------------------------------------------------------------------------------------- seating
+
+CHAIR_LABELS = frozenset({"chair", "couch"})
+TABLE_LABELS = frozenset({"dining table"})
+
+
+@dataclass(frozen=True)
+class Seating:
+    box: tuple[float, float, float, float]
+    arrangement: str  # "row" | "table"
+    chairs: int  # chairs in the row; chairs and people at the table
+
+
+def find_seating(detections: Sequence[Any], opts: SeatingOptions) -> list[Seating]:
+    """Chairs set out in a row (a hall, a briefing) or around a table (a meeting), from object boxes.
+
+    A row: chairs of one size (heights within 1.6x) whose seats stand at one level (bottoms within half a chair
+    height), each within two chair widths of the next. A meeting table: chairs or people whose boxes touch the
+    table's box and reach below its top edge. The furniture says nothing of whose office it is (a restaurant
+    table passes too): it is supporting evidence only.
+    """
+    chairs = [d for d in detections if d.label in CHAIR_LABELS and d.score >= opts.min_score]
+    tables = [d for d in detections if d.label in TABLE_LABELS and d.score >= opts.min_score]
+    # Around a meeting table the chairs are mostly hidden by the people sitting on them.
+    seated = chairs + [d for d in detections if d.label == "person" and d.score >= opts.min_score]
+    if not chairs and not tables:
+        return []
+    out: list[Seating] = []
+
+    def union(boxes: Sequence[Sequence[float]]) -> tuple[float, float, float, float]:
+        return (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes))
+
+    used: set[int] = set()
+    order = sorted(range(len(chairs)), key=lambda i: chairs[i].box[0])
+    for a in order:
+        if a in used:
+            continue
+        row = [a]
+        for b in order:
+            if b in used or b in row:
+                continue
+            last, cand = chairs[row[-1]].box, chairs[b].box
+            lh, ch = last[3] - last[1], cand[3] - cand[1]
+            lw = last[2] - last[0]
+            if cand[0] < last[0] or max(lh, ch) > 1.6 * max(min(lh, ch), 1.0):
+                continue
+            if abs(cand[3] - last[3]) <= 0.5 * max(lh, ch) and cand[0] - last[2] <= 2 * lw:
+                row.append(b)
+        if len(row) >= opts.min_row:
+            used.update(row)
+            out.append(Seating(union([chairs[i].box for i in row]), "row", len(row)))
+    for table in tables:
+        tx1, ty1, tx2, ty2 = table.box
+        at = []
+        for c in seated:
+            x1, y1, x2, y2 = c.box
+            # a chair or a sitter touches the table's box, their lower part level with or below its top
+            grow = 0.25 * (x2 - x1)
+            if x2 >= tx1 - grow and x1 <= tx2 + grow and y2 >= ty1 and y1 <= ty2:
+                at.append(c.box)
+        if len(at) >= opts.min_at_table:
+            out.append(Seating(union([table.box, *at]), "table", len(at)))
+    return out
+
+
 # ----------------------------------------------------------------------------------------------- text
 
 
@@ -990,7 +1074,7 @@ def page_like_share(rgb: np.ndarray, side: int = 320) -> float:
 
 class InsigniaDetector:
     name = "insignia"
-    version = "insignia-4"
+    version = "insignia-5"
     produces = frozenset({Kind.INSIGNIA.value, Kind.FLAG_ONLY.value, Kind.OFFICE_SETTING.value})
 
     def __init__(
@@ -1012,11 +1096,35 @@ class InsigniaDetector:
             return []
         out: list[Evidence] = []
         out.extend(self._emblems(ctx))
-        out.extend(self._flags(ctx, emblem_found=bool(out)))
+        out.extend(self._flags(ctx, emblem_found=any(e.kind == Kind.INSIGNIA.value for e in out)))
         out.extend(self._flag_rows(ctx))
         out.extend(self._text(ctx))
         out.extend(self._crests(ctx))
         out.extend(self._seals(ctx))
+        out.extend(self._seating(ctx))
+        return out
+
+    def _seating(self, ctx: ImageContext) -> list[Evidence]:
+        so = self.options.seating
+        if not so.enabled:
+            return []
+        detections = [d for _, found in ctx.cached("yolo") for d in (found or [])]
+        out = []
+        for s in find_seating(detections, so):
+            what = f"a row of {s.chairs} chairs" if s.arrangement == "row" else f"{s.chairs} seats taken at a table"
+            out.append(
+                self._ev(
+                    Kind.OFFICE_SETTING.value,
+                    "rows of chairs" if s.arrangement == "row" else "meeting table",
+                    0.5,
+                    f"{what} (object detector boxes): a hall or meeting room; supporting evidence only",
+                    s.box,
+                    ctx,
+                    cue="seating",
+                    arrangement=s.arrangement,
+                    chairs=s.chairs,
+                )
+            )
         return out
 
     def _ev(
@@ -1039,12 +1147,13 @@ class InsigniaDetector:
         for m in self.gallery.match(ctx.gray(), self.options):
             xs, ys = m.outline[:, 0], m.outline[:, 1]
             score = 0.55 + 0.45 * min(1.0, (m.inliers - self.options.min_inliers) / 40)
+            what = "emblem" if m.emblem.kind == Kind.INSIGNIA.value else "office fixture"
             out.append(
                 self._ev(
-                    Kind.INSIGNIA.value,
-                    f"emblem: {m.emblem.body}",
+                    m.emblem.kind,
+                    f"{what}: {m.emblem.body}",
                     score,
-                    f"gallery emblem {m.emblem.name!r} matched with {m.inliers} geometrically consistent keypoints",
+                    f"gallery {what} {m.emblem.name!r} matched with {m.inliers} geometrically consistent keypoints",
                     (xs.min(), ys.min(), xs.max(), ys.max()),
                     ctx,
                     cue="emblem",
@@ -1323,9 +1432,11 @@ __all__ = [
     "FlagRowOptions",
     "InsigniaDetector",
     "InsigniaOptions",
+    "SeatingOptions",
     "Vocabulary",
     "find_flag_rows",
     "find_flag_stars",
     "find_pakistan_flags",
     "find_round_seals",
+    "find_seating",
 ]

@@ -337,6 +337,31 @@ def test_gallery_cli_add_then_detect(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert [(e.details["emblem"], e.details["body"]) for e in ev] == [("district_crest", "District Council")]
 
 
+def test_gallery_office_fixture_is_supporting_evidence(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A fixture registered with --kind office_setting (say the portrait behind officials' desks) is reported
+    as office_setting, not insignia, and does not turn a nearby flag into an official one."""
+    from service.commands import gallery as cmd
+
+    cfg = tmp_path / "settings.yaml"
+    cfg.write_text(f"data_dir: {tmp_path / 'data'}\n")
+    img = tmp_path / "portrait.png"
+    cv2.imwrite(str(img), cv2.cvtColor(draw_variant(91), cv2.COLOR_RGB2BGR))
+    parser = argparse.ArgumentParser()
+    cmd.register(parser.add_subparsers())
+    args = parser.parse_args(
+        ["gallery", "add", "portrait", str(img), "--kind", "office_setting", "--body", "Portrait", "--config", str(cfg)]
+    )
+    assert args.func(args) == 0
+    args = parser.parse_args(["gallery", "list", "--config", str(cfg)])
+    assert args.func(args) == 0
+    assert "portrait\toffice_setting" in capsys.readouterr().out
+    det = make_detector(tmp_path / "data", ocr="never")
+    scene, _ = paste_warped(textured_scene(22), draw_variant(91), (400, 300), 240, 10, 0.1)
+    ev = [e for e in det.detect(ImageContext(rgb=scene)) if e.details.get("cue") == "emblem"]
+    assert [(e.kind, e.details["emblem"]) for e in ev] == [("office_setting", "portrait")]
+    assert ev[0].label == "office fixture: Portrait"
+
+
 def test_reuses_lines_read_line_by_line() -> None:
     """Lines a detector recognised one by one (read_quads' per-image cache) count too."""
     ctx = ImageContext(rgb=desk_scene(False))
@@ -664,3 +689,38 @@ def test_round_seal_found_only_where_drawn(mark: str) -> None:
 def test_round_seals_can_be_switched_off() -> None:
     ctx = ImageContext(rgb=draw_round_mark("seal"))
     assert not [e for e in make_detector(ocr="never", seals=False).detect(ctx) if e.details.get("cue") == "round_seal"]
+
+
+# ------------------------------------------------------------------------------------------------ seating
+
+
+def seating_evidence(objects: list[tuple[str, tuple[float, float, float, float]]], **options: Any) -> list[Evidence]:
+    ctx = ImageContext(rgb=desk_scene(False))
+    ctx.memo(("yolo", 1), lambda: [Detection(0, label, 0.8, box) for label, box in objects])
+    return [e for e in make_detector(ocr="never", **options).detect(ctx) if e.details.get("cue") == "seating"]
+
+
+def test_row_of_chairs_is_an_office_setting() -> None:
+    row = [("chair", (60.0 + 110 * k, 300.0, 150.0 + 110 * k, 420.0)) for k in range(5)]
+    ev = seating_evidence(row)
+    assert [(e.kind, e.details["arrangement"], e.details["chairs"]) for e in ev] == [("office_setting", "row", 5)]
+    assert ev[0].box == (60.0, 300.0, 590.0, 420.0)
+    assert seating_evidence(row[:3]) == []  # three chairs are not a row
+    scattered = [("chair", (60.0 + 110 * k, 60.0 + 100 * k, 150.0 + 110 * k, 180.0 + 100 * k)) for k in range(5)]
+    assert seating_evidence(scattered) == []  # not at one level
+    assert seating_evidence(row, seating={"enabled": False}) == []
+
+
+def test_people_at_a_table_make_a_meeting_table() -> None:
+    table = ("dining table", (200.0, 380.0, 700.0, 520.0))
+    sitters = [("person", (180.0 + 150 * k, 250.0, 280.0 + 150 * k, 450.0)) for k in range(3)]
+    ev = seating_evidence([table, *sitters])
+    assert [(e.kind, e.details["arrangement"], e.details["chairs"]) for e in ev] == [("office_setting", "table", 3)]
+    standing_far = [("person", (180.0 + 150 * k, 20.0, 280.0 + 150 * k, 300.0)) for k in range(3)]
+    assert seating_evidence([table, *standing_far]) == []  # they do not reach the table
+    assert seating_evidence([table, *sitters[:2]]) == []
+
+
+def test_seating_needs_the_object_detector_to_have_run() -> None:
+    ev = make_detector(ocr="never").detect(ImageContext(rgb=desk_scene(False)))
+    assert not [e for e in ev if e.details.get("cue") == "seating"]

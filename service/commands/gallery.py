@@ -1,8 +1,10 @@
 """`assetscreen gallery add|list`: the emblem gallery the insignia detector matches against.
 
 `add` checks the image can be described (enough keypoints), stores it as PNG in <data_dir>/gallery/ and
-records it in that folder's gallery.yaml; the shipped stand-in drawings stay in detectors/data/gallery/. The
-detector indexes all galleries once when it is built, so restart a running service after adding emblems.
+records it in that folder's gallery.yaml, as an emblem (insignia) or, with `--kind office_setting`, as an
+office fixture such as the Quaid-e-Azam portrait (supporting evidence only). The shipped stand-in drawings
+stay in detectors/data/gallery/. The detector indexes all galleries once when it is built, so restart a
+running service after adding emblems.
 """
 
 from __future__ import annotations
@@ -58,10 +60,10 @@ def cmd_add(args: argparse.Namespace) -> int:
     if not cv2.imwrite(str(target / file), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)):
         raise BadInput(f"cannot write {target / file}")
     items = [i for i in read_gallery_file(target) if i.name != args.name]
-    items.append(GalleryItem(name=args.name, file=file, body=args.body or args.name))
+    items.append(GalleryItem(name=args.name, file=file, body=args.body or args.name, kind=args.kind))
     doc = GalleryFile(emblems=items).model_dump()
     (target / GALLERY_INDEX).write_text(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True), encoding="utf-8")
-    print(f"added {args.name} ({len(points)} keypoints) to {target / GALLERY_INDEX}")
+    print(f"added {args.name} ({args.kind}, {len(points)} keypoints) to {target / GALLERY_INDEX}")
     return 0
 
 
@@ -72,7 +74,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         items = read_gallery_file(d)
         print(f"{d} ({len(items)} emblem(s){'' if (d / GALLERY_INDEX).is_file() else ', no gallery.yaml'})")
         for item in items:
-            print(f"  {item.name}\t{item.file}\t{item.body}")
+            print(f"  {item.name}\t{item.kind}\t{item.file}\t{item.body}")
         total += len(items)
     print(f"{total} emblem(s) in all")
     return 0
@@ -86,6 +88,13 @@ def register(subparsers: Any) -> None:
     a.add_argument("name", help="short id, e.g. sindh_police")
     a.add_argument("image", type=Path)
     a.add_argument("--body", help="the body it belongs to, shown in evidence (e.g. 'Sindh Police')")
+    a.add_argument(
+        "--kind",
+        choices=["insignia", "office_setting"],
+        default="insignia",
+        help="insignia: an emblem, seal or logo (default); office_setting: an office fixture reported as "
+        "supporting evidence only, e.g. the Quaid-e-Azam portrait",
+    )
     a.add_argument("--dir", type=Path, help="gallery folder (default: <data_dir>/gallery)")
     a.add_argument("--replace", action="store_true")
     a.add_argument("--config", type=Path, help="settings YAML (for data_dir and insignia options)")
