@@ -313,25 +313,35 @@ def test_builtin_gallery_ships_stand_ins() -> None:
     assert all("stand-in" in e.body for e in gallery.emblems)
 
 
-def test_gallery_cli_add_then_detect(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def gallery_cli(tmp_path: Path) -> tuple[Any, Path]:
+    """`assetscreen gallery` bound to a settings file whose data_dir is under tmp_path: (run, data_dir)."""
     from service.commands import gallery as cmd
 
     cfg = tmp_path / "settings.yaml"
     cfg.write_text(f"data_dir: {tmp_path / 'data'}\n")
-    img = tmp_path / "crest.png"
-    cv2.imwrite(str(img), cv2.cvtColor(draw_variant(77), cv2.COLOR_RGB2BGR))
     parser = argparse.ArgumentParser()
     cmd.register(parser.add_subparsers())
 
     def run(*argv: str) -> int:
-        args = parser.parse_args(list(argv))
+        args = parser.parse_args([*argv, "--config", str(cfg)])
         return int(args.func(args))
 
-    assert run("gallery", "add", "district_crest", str(img), "--body", "District Council", "--config", str(cfg)) == 0
-    assert run("gallery", "list", "--config", str(cfg)) == 0
+    return run, tmp_path / "data"
+
+
+def write_rgb(path: Path, rgb: np.ndarray) -> Path:
+    cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    return path
+
+
+def test_gallery_cli_add_then_detect(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run, data_dir = gallery_cli(tmp_path)
+    img = write_rgb(tmp_path / "crest.png", draw_variant(77))
+    assert run("gallery", "add", "district_crest", str(img), "--body", "District Council") == 0
+    assert run("gallery", "list") == 0
     out = capsys.readouterr().out
     assert "district_crest" in out and "gop_crescent_seal" in out
-    det = make_detector(tmp_path / "data")
+    det = make_detector(data_dir)
     scene, _ = paste_warped(textured_scene(21), draw_variant(77), (400, 300), 240, 20, 0.15)
     ev = [e for e in det.detect(ImageContext(rgb=scene)) if e.details.get("cue") == "emblem"]
     assert [(e.details["emblem"], e.details["body"]) for e in ev] == [("district_crest", "District Council")]
@@ -339,27 +349,20 @@ def test_gallery_cli_add_then_detect(tmp_path: Path, capsys: pytest.CaptureFixtu
 
 def test_gallery_office_fixture_is_supporting_evidence(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A fixture registered with --kind office_setting (say the portrait behind officials' desks) is reported
-    as office_setting, not insignia, and does not turn a nearby flag into an official one."""
-    from service.commands import gallery as cmd
-
-    cfg = tmp_path / "settings.yaml"
-    cfg.write_text(f"data_dir: {tmp_path / 'data'}\n")
-    img = tmp_path / "portrait.png"
-    cv2.imwrite(str(img), cv2.cvtColor(draw_variant(91), cv2.COLOR_RGB2BGR))
-    parser = argparse.ArgumentParser()
-    cmd.register(parser.add_subparsers())
-    args = parser.parse_args(
-        ["gallery", "add", "portrait", str(img), "--kind", "office_setting", "--body", "Portrait", "--config", str(cfg)]
-    )
-    assert args.func(args) == 0
-    args = parser.parse_args(["gallery", "list", "--config", str(cfg)])
-    assert args.func(args) == 0
+    as office_setting, not insignia, and does not turn a flag against the sky into an official one."""
+    run, data_dir = gallery_cli(tmp_path)
+    img = write_rgb(tmp_path / "portrait.png", draw_variant(91))
+    assert run("gallery", "add", "portrait", str(img), "--kind", "office_setting", "--body", "Portrait") == 0
+    assert run("gallery", "list") == 0
     assert "portrait\toffice_setting" in capsys.readouterr().out
-    det = make_detector(tmp_path / "data", ocr="never")
+    det = make_detector(data_dir, ocr="never")
     scene, _ = paste_warped(textured_scene(22), draw_variant(91), (400, 300), 240, 10, 0.1)
     ev = [e for e in det.detect(ImageContext(rgb=scene)) if e.details.get("cue") == "emblem"]
     assert [(e.kind, e.details["emblem"]) for e in ev] == [("office_setting", "portrait")]
     assert ev[0].label == "office fixture: Portrait"
+    sky, _ = paste_warped(sky_scene(), draw_variant(91), (750, 460), 200)
+    found = {(e.kind, e.details["cue"]) for e in det.detect(ImageContext(rgb=sky))}
+    assert {k for k in found if k[1] in ("emblem", "flag")} == {("office_setting", "emblem"), ("flag_only", "flag")}
 
 
 def test_reuses_lines_read_line_by_line() -> None:
