@@ -427,10 +427,8 @@ STAR_DEPTH_SPREAD = 0.4  # shallowest notch >= this share of the deepest: the fi
 STAR_MAX_ANGLE_GAP = 120.0  # degrees between neighbouring notches around the centre (72 on a true star)
 
 
-def _star_notches(blob: np.ndarray) -> list[tuple[float, tuple[int, int]]]:
-    """Deep concave notches of a blob's outline: (depth in px, deepest point)."""
-    cnts, _ = cv2.findContours(blob, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
-    cnt = max(cnts, key=cv2.contourArea)
+def _star_notches(cnt: np.ndarray, size: int) -> list[tuple[float, tuple[int, int]]]:
+    """Concave notches of an outline at least 12% of `size` deep: (depth in px, deepest point)."""
     if len(cnt) < 10:
         return []
     try:
@@ -439,7 +437,6 @@ def _star_notches(blob: np.ndarray) -> list[tuple[float, tuple[int, int]]]:
         return []
     if defects is None:
         return []
-    size = max(blob.shape)
     return [
         (depth / 256.0, (int(cnt[f][0][0]), int(cnt[f][0][1])))
         for _, _, f, depth in defects.reshape(-1, 4)
@@ -448,13 +445,13 @@ def _star_notches(blob: np.ndarray) -> list[tuple[float, tuple[int, int]]]:
 
 
 def _is_five_point_star(blob: np.ndarray) -> bool:
-    area = int(blob.sum())
+    cnts, _ = cv2.findContours(blob, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    cnt = max(cnts, key=cv2.contourArea)
     hull_mask = np.zeros_like(blob)
-    cnts, _ = cv2.findContours(blob, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
     cv2.fillConvexPoly(hull_mask, cv2.convexHull(np.vstack(cnts)), 1)
-    if not STAR_SOLIDITY[0] <= area / max(int(hull_mask.sum()), 1) <= STAR_SOLIDITY[1]:
+    if not STAR_SOLIDITY[0] <= int(blob.sum()) / max(int(hull_mask.sum()), 1) <= STAR_SOLIDITY[1]:
         return False
-    notches = _star_notches(blob)
+    notches = _star_notches(cnt, max(blob.shape))
     if len(notches) != 5:
         return False
     depths = [d for d, _ in notches]
