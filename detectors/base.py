@@ -18,9 +18,23 @@ import numpy as np
 from detectors.errors import DetectorUnavailable
 from detectors.evidence import Evidence, Post
 
-__all__ = ["DetectorUnavailable", "ImageContext", "ImageDetector", "TextDetector", "register_detector"]
+__all__ = ["DetectorUnavailable", "ImageContext", "ImageDetector", "TextDetector", "downscale", "register_detector"]
 
 T = TypeVar("T")
+
+
+def downscale(img: np.ndarray, side: int) -> tuple[np.ndarray, float]:
+    """`img` shrunk (area interpolation) so that its longer side is at most `side`, and the scale applied.
+
+    At scale 1.0 the input itself comes back, not a copy: callers that draw on the result must copy it.
+    """
+    import cv2
+
+    h, w = img.shape[:2]
+    s = min(1.0, side / max(h, w, 1))
+    if s >= 1.0:
+        return img, 1.0
+    return cv2.resize(img, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA), s
 
 
 @dataclass

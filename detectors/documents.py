@@ -39,7 +39,7 @@ import cv2
 import numpy as np
 from pydantic import Field
 
-from detectors.base import ImageContext, register_detector
+from detectors.base import ImageContext, downscale, register_detector
 from detectors.config import Strict, load_yaml_model, validate_model
 from detectors.errors import ConfigError, DetectorUnavailable
 from detectors.evidence import Evidence, Kind, clip_box
@@ -244,9 +244,7 @@ def text_row_count(gray: np.ndarray, side: int = 640) -> int:
     h, w = gray.shape[:2]
     if min(h, w) < 16:
         return 0
-    s = min(1.0, side / max(h, w))
-    small = gray if s >= 1.0 else cv2.resize(gray, (max(1, round(w * s)), max(1, round(h * s))),
-                                             interpolation=cv2.INTER_AREA)
+    small, s = downscale(gray, side)
     strokes = cv2.morphologyEx(small, cv2.MORPH_BLACKHAT, cv2.getStructuringElement(cv2.MORPH_RECT, (9, 9)))
     thr = max(30.0, float(np.percentile(strokes, 99.5)) * 0.4)
     mask = (strokes >= thr).astype(np.uint8)
@@ -338,8 +336,7 @@ def find_sheet_outline(rgb: np.ndarray, block: tuple[float, float, float, float]
                        side: int = 480) -> np.ndarray | None:
     """A bright convex quadrilateral around the text block (the sheet of paper), in image pixels, or None."""
     h, w = rgb.shape[:2]
-    s = min(1.0, side / max(h, w))
-    small = cv2.resize(rgb, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
+    small, s = downscale(rgb, side)
     gray = cv2.GaussianBlur(cv2.cvtColor(small, cv2.COLOR_RGB2GRAY), (5, 5), 0)
     edges = cv2.Canny(gray, 40, 120)
     edges = cv2.dilate(edges, np.ones((3, 3), np.uint8))
@@ -528,8 +525,7 @@ def find_stamps(rgb: np.ndarray, box: tuple[float, float, float, float], side: i
     h, w = crop.shape[:2]
     if min(h, w) < 40:
         return []
-    s = min(1.0, side / max(h, w))
-    small = cv2.resize(crop, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
+    small, s = downscale(crop, side)
     hsv = cv2.cvtColor(small, cv2.COLOR_RGB2HSV)
     hue, sat, val = hsv[..., 0], hsv[..., 1], hsv[..., 2]
     ink = (sat >= 40) & (val >= 50) & (val <= 235)

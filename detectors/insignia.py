@@ -67,7 +67,7 @@ import cv2
 import numpy as np
 from pydantic import Field
 
-from detectors.base import ImageContext, register_detector
+from detectors.base import ImageContext, downscale, register_detector
 from detectors.config import Strict, load_yaml_model, validate_model
 from detectors.errors import ConfigError, DetectorUnavailable
 from detectors.evidence import Evidence, Kind, clip_box
@@ -280,8 +280,7 @@ class EmblemGallery:
         if not self.emblems or min(gray.shape[:2]) < 32:
             return []
         h, w = gray.shape[:2]
-        s = min(1.0, opts.work_side / max(h, w))
-        small = gray if s >= 1.0 else cv2.resize(gray, (round(w * s), round(h * s)), interpolation=cv2.INTER_AREA)
+        small, s = downscale(gray, opts.work_side)
         kps, desc = _orb(opts.orb_features).detectAndCompute(small, None)
         if desc is None or len(kps) < opts.min_inliers:
             return []
@@ -366,8 +365,7 @@ def find_pakistan_flags(rgb: np.ndarray, opts: FlagOptions) -> list[FlagCandidat
     h0, w0 = rgb.shape[:2]
     if min(h0, w0) < 24:
         return []
-    s = min(1.0, opts.work_side / max(h0, w0))
-    img = rgb if s >= 1.0 else cv2.resize(rgb, (round(w0 * s), round(h0 * s)), interpolation=cv2.INTER_AREA)
+    img, s = downscale(rgb, opts.work_side)
     h, w = img.shape[:2]
     hsv = cv2.cvtColor(cv2.GaussianBlur(img, (3, 3), 0), cv2.COLOR_RGB2HSV)
     masks = _masks(hsv)
@@ -666,8 +664,7 @@ def find_flag_rows(rgb: np.ndarray, opts: FlagRowOptions) -> list[FlagRow]:
     h0, w0 = rgb.shape[:2]
     if min(h0, w0) < 48:
         return []
-    s = min(1.0, opts.work_side / max(h0, w0))
-    img = rgb if s >= 1.0 else cv2.resize(rgb, (round(w0 * s), round(h0 * s)), interpolation=cv2.INTER_AREA)
+    img, s = downscale(rgb, opts.work_side)
     h, w = img.shape[:2]
     hsv = cv2.cvtColor(cv2.GaussianBlur(img, (3, 3), 0), cv2.COLOR_RGB2HSV)
     pieces, _ = _flag_pieces(hsv, opts)
@@ -736,8 +733,7 @@ def find_letterhead_crests(rgb: np.ndarray, quads: Sequence[Any], side: int = 76
     if len(quads) < CREST_MIN_LINES:
         return []
     h0, w0 = rgb.shape[:2]
-    s = min(1.0, side / max(h0, w0))
-    img = rgb if s >= 1.0 else cv2.resize(rgb, (round(w0 * s), round(h0 * s)), interpolation=cv2.INTER_AREA)
+    img, s = downscale(rgb, side)
     h, w = img.shape[:2]
     if min(h, w) < 64:
         return []
@@ -867,8 +863,7 @@ def find_round_seals(rgb: np.ndarray, side: int = SEAL_SIDE) -> list[SealCandida
     faces and round signs with a single word. The body is not identified (the gallery does that).
     """
     h0, w0 = rgb.shape[:2]
-    s = min(1.0, side / max(h0, w0))
-    img = rgb if s >= 1.0 else cv2.resize(rgb, (round(w0 * s), round(h0 * s)), interpolation=cv2.INTER_AREA)
+    img, s = downscale(rgb, side)
     gray = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)
     h, w = gray.shape
     if min(h, w) < 96:
@@ -1057,11 +1052,7 @@ def _cached_ocr_words(ctx: ImageContext) -> list[Any] | None:
 
 def page_like_share(rgb: np.ndarray, side: int = 320) -> float:
     """Share of near-white, unsaturated pixels: high for paper, letterheads, boards and plain signs."""
-    h, w = rgb.shape[:2]
-    s = min(1.0, side / max(h, w))
-    small = (
-        rgb if s >= 1.0 else cv2.resize(rgb, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
-    )
+    small, _ = downscale(rgb, side)
     hsv = cv2.cvtColor(small, cv2.COLOR_RGB2HSV)
     return float(((hsv[..., 1] <= 40) & (hsv[..., 2] >= 130)).mean())
 

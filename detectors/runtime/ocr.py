@@ -20,7 +20,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from detectors.base import DetectorUnavailable, ImageContext
+from detectors.base import DetectorUnavailable, ImageContext, downscale
 
 
 @dataclass(frozen=True)
@@ -100,12 +100,7 @@ class RapidOcrEngine:
         self._lock = threading.Lock()
 
     def _scaled(self, rgb: np.ndarray, max_side: int | None = None) -> tuple[np.ndarray, float]:
-        import cv2
-
-        h, w = rgb.shape[:2]
-        side = min(self.max_side, max_side or self.max_side)
-        s = min(1.0, side / max(h, w))
-        img = rgb if s >= 1.0 else cv2.resize(rgb, (round(w * s), round(h * s)), interpolation=cv2.INTER_AREA)
+        img, s = downscale(rgb, min(self.max_side, max_side or self.max_side))
         return np.ascontiguousarray(img[:, :, ::-1]), s  # RapidOCR takes BGR arrays
 
     def detect_text(self, rgb: np.ndarray, max_side: int | None = None) -> list[Quad]:
