@@ -19,6 +19,9 @@ from pydantic import Field, model_validator
 
 from detectors.config import Strict
 
+Frac4 = tuple[float, float, float, float]  # a sub-box as fractions of a box: x1, y1, x2, y2 in 0..1
+Pair = tuple[float, float]  # two numbers, mostly a (low, high) range
+
 
 class HsvRange(Strict):
     """One HSV box in OpenCV units (H 0-179, S and V 0-255). `h` wraps through 0 when h[0] > h[1] (reds)."""

@@ -23,6 +23,8 @@ from detectors.config import Strict, load_yaml_model, validate_model
 from detectors.cues import (
     ColourSpec,
     CueResult,
+    Frac4,
+    Pair,
     blobs,
     colour_mask,
     combine_scores,
@@ -40,8 +42,6 @@ from detectors.runtime.ocr import optional_ocr_engine
 from detectors.runtime.yolo import Detection, YoloRunner, check_classes, objects, shared_yolo_runner
 
 DEFAULT_CONFIG = Path(__file__).parent / "data" / "uniforms.yaml"
-Frac4 = tuple[float, float, float, float]
-Pair = tuple[float, float]
 
 
 class BodyLayout(Strict):

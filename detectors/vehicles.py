@@ -25,6 +25,8 @@ from detectors.cues import (
     Blob,
     ColourSpec,
     CueResult,
+    Frac4,
+    Pair,
     blobs,
     colour_mask,
     combine_scores,
@@ -43,8 +45,6 @@ from detectors.runtime.ocr import optional_ocr_engine
 from detectors.runtime.yolo import Detection, YoloRunner, check_classes, nms, objects, shared_yolo_runner
 
 DEFAULT_CONFIG = Path(__file__).parent / "data" / "vehicles.yaml"
-Frac4 = tuple[float, float, float, float]
-Pair = tuple[float, float]
 
 
 class OcrCueConfig(Strict):
