@@ -18,7 +18,18 @@ from detectors.errors import ConfigError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # Model files and their manifest: the checkout's weights/ by default; an installed package (Docker) sets this.
-WEIGHTS_DIR = Path(os.environ.get("ASSETSCREEN_WEIGHTS", PROJECT_ROOT / "weights"))
+
+
+def _packaged_weights() -> Path:
+    try:
+        import weights
+
+        return Path(weights.__file__).resolve().parent
+    except ImportError:  # pragma: no cover - a source tree without the package on the path
+        return PROJECT_ROOT / "weights"
+
+
+WEIGHTS_DIR = Path(os.environ.get("ASSETSCREEN_WEIGHTS") or _packaged_weights())
 # Documents first: the text lines it reads are reused by the insignia detector's name-plate cue.
 DEFAULT_DETECTORS = ["documents", "vehicles", "uniforms", "insignia", "hashes", "caption"]
 
@@ -38,7 +49,8 @@ class OcrSettings(Strict):
 
 
 class YoloSettings(Strict):
-    model: Path = Field(default_factory=lambda: WEIGHTS_DIR / "yolov8n.onnx")
+    # The shipped Apache-2.0 YOLOX-nano; an Ultralytics export (AGPL, optional) is auto-detected by its layout.
+    model: Path = Field(default_factory=lambda: WEIGHTS_DIR / "yolox_nano.onnx")
     imgsz: int = Field(640, gt=0)
     conf: float = Field(0.25, ge=0, le=1)
     iou: float = Field(0.45, ge=0, le=1)
@@ -48,11 +60,20 @@ class YoloSettings(Strict):
     person_classes: list[str] = ["person"]
 
 
+class RecognitionSettings(Strict):
+    # The learned heads (a JSON file; its sha256 is checked against weights/manifest.toml when listed there).
+    heads: Path = Field(default_factory=lambda: WEIGHTS_DIR / "heads.json")
+    # Example bank: a neighbour at or above this cosine similarity votes (measured: see datasets/README.md).
+    bank_min_similarity: float = Field(0.85, gt=0, le=1)
+    bank_k: int = Field(5, ge=1)
+
+
 class Settings(Strict):
     detectors: list[str] = Field(default_factory=lambda: list(DEFAULT_DETECTORS))
     detector_options: dict[str, dict[str, Any]] = Field(default_factory=dict)
     yolo: YoloSettings = Field(default_factory=YoloSettings)
     ocr: OcrSettings = Field(default_factory=OcrSettings)
+    recognition: RecognitionSettings = Field(default_factory=RecognitionSettings)
     media: MediaLimits = Field(default_factory=MediaLimits)
     policy: Path | None = None  # None: the packaged service/policy/policy.yaml
     data_dir: Path = Field(default_factory=lambda: Path(os.environ.get("ASSETSCREEN_DATA", "var")))

@@ -184,6 +184,7 @@ class OnnxYoloRunner:
                 "yolo", f"cannot load ONNX model {self.path}: {exc}", missing_file=str(self.path)
             ) from None
         meta = self._session.get_modelmeta().custom_metadata_map
+        self.output_meta = self._session.get_outputs()
         inp = self._session.get_inputs()[0]
         self._input_name = inp.name
         shape = list(inp.shape)
@@ -306,13 +307,18 @@ def missing_model_message(path: Path) -> str:
 def load_runner(
     model_path: str | Path, *, imgsz: int = 640, conf: float = 0.25, iou: float = 0.45, threads: int = 2
 ) -> YoloRunner:
-    """A runner for an ONNX or `.pt` file; DetectorUnavailable naming the file when it is absent."""
+    """A runner for an ONNX (Ultralytics or YOLOX layout) or `.pt` file; DetectorUnavailable naming an absent file."""
     path = Path(model_path)
     if not path.is_file():
         raise DetectorUnavailable("yolo", missing_model_message(path), missing_file=str(path))
     if path.suffix.lower() == ".pt":
         return UltralyticsYoloRunner(path, imgsz=imgsz, conf=conf, iou=iou)
-    return OnnxYoloRunner(path, imgsz=imgsz, conf=conf, iou=iou, threads=threads)
+    runner = OnnxYoloRunner(path, imgsz=imgsz, conf=conf, iou=iou, threads=threads)
+    from detectors.runtime.yolox import YoloxRunner, is_yolox_export
+
+    if is_yolox_export(runner.output_meta):  # the shipped Apache-2.0 model: another head layout and input format
+        return YoloxRunner(path, conf=conf, iou=iou, threads=threads)
+    return runner
 
 
 _shared_runners: dict[tuple[Any, ...], YoloRunner] = {}
@@ -326,8 +332,27 @@ def shared_yolo_runner(yolo_settings: Any) -> YoloRunner:
     key = (str(path.resolve()), s.imgsz, s.conf, s.iou, s.threads)
     with _shared_lock:
         if key not in _shared_runners:
+            check_against_manifest(path)
             _shared_runners[key] = load_runner(path, imgsz=s.imgsz, conf=s.conf, iou=s.iou, threads=s.threads)
         return _shared_runners[key]
+
+
+def check_against_manifest(path: Path) -> None:
+    """A model file that `manifest.toml` beside it pins must match its sha256 (a corrupt shipped model is an error)."""
+    from detectors.errors import ModelMissing
+    from detectors.runtime.manifest import MANIFEST_NAME, load_manifest
+
+    manifest = path.parent / MANIFEST_NAME
+    if not path.is_file() or not manifest.is_file():
+        return
+    for entry in load_manifest(manifest).values():
+        if entry.file == path.name and entry.sha256:
+            digest = file_sha256(path)
+            if digest != entry.sha256:
+                raise ModelMissing(
+                    f"model file {path} is corrupt: sha256 {digest[:16]}... differs from the manifest's "
+                    f"{entry.sha256[:16]}...; reinstall the package or restore the file"
+                )
 
 
 def check_classes(runner: YoloRunner, wanted: Iterable[str], role: str, detector: str) -> frozenset[str]:

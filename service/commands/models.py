@@ -1,7 +1,8 @@
-"""`assetscreen models list|fetch`: which object models the project knows, which are here, and getting them.
+"""`assetscreen models list|fetch`: which models the project knows, which are here and intact, and getting them.
 
-Model files are not shipped in the repository and nothing downloads them at run time (the service runs
-offline). `weights/manifest.toml` lists every known model with its source and, where known, its sha256;
+The redistributable models ship in `weights/` (and the wheel); the AGPL Ultralytics detectors are optional and
+never shipped. Nothing downloads at run time (the service runs offline). `weights/manifest.toml` lists every
+known model with its source and, where known, its sha256;
 `list` shows present/missing and checks the hash; `fetch` downloads the Ultralytics `.pt` and exports it to ONNX
 (needs the `train` extra and network access). Where either is missing it says so and how to provide the file
 by hand, rather than failing obscurely later in a detector.
@@ -13,70 +14,15 @@ import argparse
 import json
 import shutil
 import tempfile
-import tomllib
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from detectors.errors import BadInput, ConfigError, ModelMissing
+from detectors.errors import BadInput, ModelMissing
+from detectors.runtime.manifest import MANIFEST_NAME, ModelEntry, load_manifest, model_status
 from detectors.runtime.yolo import ENV_MODEL, file_sha256
 from service.settings import WEIGHTS_DIR
 
-MANIFEST = WEIGHTS_DIR / "manifest.toml"
-
-
-@dataclass(frozen=True)
-class ModelEntry:
-    name: str
-    file: str
-    task: str
-    classes: str
-    imgsz: int
-    weights: str
-    source: str
-    licence: str = ""
-    sha256: str = ""
-    source_sha256: str = ""
-    notes: str = ""
-
-
-def load_manifest(path: Path = MANIFEST) -> dict[str, ModelEntry]:
-    if not path.is_file():
-        raise ConfigError(f"model manifest not found: {path}")
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path} is not valid TOML: {exc}") from None
-    known = set(ModelEntry.__dataclass_fields__) - {"name"}
-    out = {}
-    for name, raw in (data.get("models") or {}).items():
-        unknown = set(raw) - known
-        if unknown:
-            raise ConfigError(f"{path}: models.{name}: unknown key(s) {sorted(unknown)}")
-        try:
-            out[name] = ModelEntry(name=name, **raw)
-        except TypeError as exc:
-            raise ConfigError(f"{path}: models.{name}: {exc}") from None
-    return out
-
-
-def model_status(entry: ModelEntry, weights_dir: Path = WEIGHTS_DIR) -> dict[str, Any]:
-    """Present or missing, and whether its sha256 matches the manifest (when one is recorded)."""
-    path = weights_dir / entry.file
-    row: dict[str, Any] = {"name": entry.name, "file": str(path), "present": path.is_file()}
-    if not path.is_file():
-        row["check"] = "missing"
-        row["how"] = f"assetscreen models fetch {entry.name}  (or copy an ONNX export to {path})"
-        return row
-    digest = file_sha256(path)
-    row["sha256"] = digest
-    if not entry.sha256:
-        row["check"] = "present (no sha256 recorded)"
-    elif digest == entry.sha256:
-        row["check"] = "ok"
-    else:
-        row["check"] = f"SHA256 MISMATCH (manifest {entry.sha256[:12]}..., file {digest[:12]}...)"
-    return row
+MANIFEST = WEIGHTS_DIR / MANIFEST_NAME
 
 
 def configured_model(args: argparse.Namespace) -> dict[str, Any]:
@@ -91,19 +37,25 @@ def configured_model(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
+    """Every known model with its check; exit 3 when a shipped file is missing or fails its sha256."""
     entries = load_manifest(Path(args.manifest))
     weights_dir = Path(args.manifest).parent
     rows = [model_status(e, weights_dir) for e in entries.values()]
     current = configured_model(args)
+    bad = [r for r in rows if not r["ok"]]
     if args.json:
-        print(json.dumps({"models": rows, "configured": current}, indent=1))
-        return 0
-    for e, row in zip(entries.values(), rows, strict=True):
-        print(f"{e.name:10s} {row['check']:32s} {row['file']}  [{e.classes}, {e.imgsz}px, {e.licence}]")
-        if not row["present"]:
-            print(f"{'':10s} get it: {row['how']}")
-    state = "present" if current["present"] else "MISSING"
-    print(f"\nconfigured yolo.model: {current['file']} ({state}; override with {ENV_MODEL}=/path/to/model.onnx)")
+        print(json.dumps({"models": rows, "configured": current, "ok": not bad}, indent=1))
+    else:
+        for e, row in zip(entries.values(), rows, strict=True):
+            tag = "shipped" if e.shipped else "optional"
+            print(f"{e.name:22s} {row['check']:34s} {tag:8s} {e.licence:24s} {row['file']}")
+            if not row["present"]:
+                print(f"{'':22s} get it: {row['how']}")
+        state = "present" if current["present"] else "MISSING"
+        print(f"\nconfigured yolo.model: {current['file']} ({state}; override with {ENV_MODEL}=/path/to/model.onnx)")
+    if bad:
+        names = ", ".join(f"{r['file']} ({r['check']})" for r in bad)
+        raise ModelMissing(f"shipped model files missing or corrupt: {names}")
     return 0
 
 
@@ -134,8 +86,9 @@ def export_onnx(entry: ModelEntry, dest: Path) -> Path:
 
 def cmd_fetch(args: argparse.Namespace) -> int:
     entries = load_manifest(Path(args.manifest))
-    if args.name not in entries:
-        raise BadInput(f"unknown model {args.name!r}; known: {', '.join(sorted(entries))}")
+    if args.name not in entries or not entries[args.name].weights:
+        fetchable = sorted(n for n, e in entries.items() if e.weights)
+        raise BadInput(f"model {args.name!r} cannot be fetched; fetchable: {', '.join(fetchable)}")
     entry = entries[args.name]
     dest = Path(args.manifest).parent / entry.file
     if dest.is_file() and not args.force:

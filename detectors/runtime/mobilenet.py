@@ -1,0 +1,168 @@
+"""The shipped MobileNets on ONNX Runtime: ImageNet class probabilities and a 1024-d image embedding.
+
+Both take the same input (uint8 NHWC 224x224 RGB, raw 0..255, a central 87.5 % crop then a bilinear resize, as
+they were trained), so the image is prepared once and both run on it. `image_features(ctx, models)` memoises the
+result per image, timed under the "features" stage, so the heads, the example bank and any detector share it.
+
+A missing file or one whose sha256 differs from `weights/manifest.toml` is a `ModelMissing` naming the file:
+these models are required, and a screener without them must not start (it would say `clear` to everything the
+heads would have caught).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from detectors.base import ImageContext
+from detectors.errors import ModelMissing
+from detectors.runtime.yolo import file_sha256
+
+INPUT_SIDE = 224
+CENTRAL_CROP = 0.875
+
+
+def prepare(rgb: np.ndarray) -> np.ndarray:
+    """[1, 224, 224, 3] uint8: central 87.5 % crop, bilinear resize (area when shrinking a lot)."""
+    import cv2
+
+    h, w = rgb.shape[:2]
+    ch, cw = max(1, round(h * CENTRAL_CROP)), max(1, round(w * CENTRAL_CROP))
+    top, left = (h - ch) // 2, (w - cw) // 2
+    crop = rgb[top : top + ch, left : left + cw]
+    if max(ch, cw) > 2 * INPUT_SIDE:  # shrink in two steps: bilinear alone aliases on large photos
+        crop = cv2.resize(crop, (2 * INPUT_SIDE, 2 * INPUT_SIDE), interpolation=cv2.INTER_AREA)
+    out = cv2.resize(crop, (INPUT_SIDE, INPUT_SIDE), interpolation=cv2.INTER_LINEAR)
+    return np.ascontiguousarray(out[None], dtype=np.uint8)
+
+
+def verified_file(path: Path, sha256: str | None) -> Path:
+    """`path` if present and (when a hash is given) intact; ModelMissing naming the file otherwise."""
+    if not path.is_file():
+        raise ModelMissing(
+            f"model file {path} is missing; it ships with AssetScreen (weights/): reinstall the package, or set "
+            f"ASSETSCREEN_WEIGHTS to a folder holding it"
+        )
+    if sha256:
+        digest = file_sha256(path)
+        if digest != sha256:
+            raise ModelMissing(
+                f"model file {path} is corrupt: sha256 {digest[:16]}... differs from the manifest's {sha256[:16]}...; "
+                "reinstall the package or restore the file"
+            )
+    return path
+
+
+class _OnnxModel:
+    def __init__(self, path: Path, threads: int) -> None:
+        import onnxruntime as ort
+
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+        try:
+            self._session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime's own error types
+            raise ModelMissing(f"model file {path} cannot be loaded: {exc}") from None
+        self._input = self._session.get_inputs()[0].name
+        self.path = path
+        self.version = f"{path.stem}-{file_sha256(path)[:8]}"
+        self._lock = threading.Lock()
+
+    def run(self, batch: np.ndarray) -> np.ndarray:
+        with self._lock:
+            return np.asarray(self._session.run(None, {self._input: batch})[0])
+
+
+class ImageNetClassifier(_OnnxModel):
+    """MobileNetV2 (int8): 1001 probabilities (index 0 = background)."""
+
+    def __init__(self, path: Path, labels_path: Path, threads: int = 2) -> None:
+        super().__init__(path, threads)
+        if not labels_path.is_file():
+            raise ModelMissing(f"class list {labels_path} is missing; it ships beside {path.name}")
+        self.labels = [line.strip() for line in labels_path.read_text(encoding="utf-8").splitlines()]
+        if len(self.labels) != 1001:
+            raise ModelMissing(f"class list {labels_path} has {len(self.labels)} lines, expected 1001")
+
+    def probabilities(self, batch: np.ndarray) -> np.ndarray:
+        return self.run(batch).reshape(batch.shape[0], -1).astype(np.float32) / 256.0
+
+
+class Embedder(_OnnxModel):
+    """MobileNetV1 without its head (int8): a 1024-d L2-normalised embedding."""
+
+    def embed(self, batch: np.ndarray) -> np.ndarray:
+        v = self.run(batch).reshape(batch.shape[0], -1).astype(np.float32)
+        return v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-6)
+
+
+@dataclass(frozen=True)
+class ImageFeatures:
+    """What the pretrained models say about one image."""
+
+    embedding: np.ndarray  # [1024] float32, L2 norm 1
+    imagenet: np.ndarray  # [1001] float32 probabilities
+
+    def top_classes(self, labels: list[str], k: int = 5) -> list[tuple[str, float]]:
+        idx = np.argsort(-self.imagenet)[:k]
+        return [(labels[i], round(float(self.imagenet[i]), 3)) for i in idx if self.imagenet[i] > 0]
+
+
+@dataclass(frozen=True)
+class PretrainedModels:
+    classifier: ImageNetClassifier
+    embedder: Embedder
+
+    @property
+    def versions(self) -> dict[str, str]:
+        return {"imagenet": self.classifier.version, "embedding": self.embedder.version}
+
+    def features(self, rgb: np.ndarray) -> ImageFeatures:
+        batch = prepare(rgb)
+        return ImageFeatures(self.embedder.embed(batch)[0], self.classifier.probabilities(batch)[0])
+
+
+def image_features(ctx: ImageContext, models: PretrainedModels) -> ImageFeatures:
+    """The image's embedding and class probabilities, computed once per image, timed under stage "features"."""
+
+    def run() -> ImageFeatures:
+        t0 = time.perf_counter()
+        out = models.features(ctx.rgb)
+        ctx.timings_ms["features"] = ctx.timings_ms.get("features", 0.0) + (time.perf_counter() - t0) * 1000
+        return out
+
+    return ctx.memo(("features", id(models)), run)
+
+
+_shared: dict[tuple[str, int], PretrainedModels] = {}
+_shared_lock = threading.Lock()
+
+
+def shared_pretrained(weights_dir: Path, threads: int = 2) -> PretrainedModels:
+    """The shipped MobileNets from `weights_dir`, hash-checked against its manifest, loaded once per process."""
+    from detectors.runtime.manifest import manifest_entry
+
+    key = (str(weights_dir.resolve()), threads)
+    with _shared_lock:
+        if key not in _shared:
+            cls = manifest_entry(weights_dir, "mobilenet_v2")
+            emb = manifest_entry(weights_dir, "mobilenet_v1_embedder")
+            labels = manifest_entry(weights_dir, "imagenet_labels")
+            _shared[key] = PretrainedModels(
+                ImageNetClassifier(
+                    verified_file(weights_dir / cls.file, cls.sha256),
+                    verified_file(weights_dir / labels.file, labels.sha256),
+                    threads,
+                ),
+                Embedder(verified_file(weights_dir / emb.file, emb.sha256), threads),
+            )
+        return _shared[key]
+
+
+__all__ = ["Embedder", "ImageFeatures", "ImageNetClassifier", "PretrainedModels", "image_features", "prepare",
+           "shared_pretrained", "verified_file"]
