@@ -23,6 +23,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "service.commands.gallery",
     "service.commands.hashes",
     "service.commands.policy",
+    "service.commands.train",
+    "service.commands.examples",
 )
 
 

@@ -1,6 +1,8 @@
 """Measuring the screener on labelled photos: per-kind and post-level precision, recall and F1.
 
-An image is predicted positive for a kind when its verdict holds evidence of that kind. The post-level truth is
+An image is predicted positive for a kind when its verdict holds evidence of that kind that the policy's rules
+accept (score band and detector: a hand-written cue below the learned head's threshold does not count).
+The post-level truth is
 "labels contain an official-asset kind" and the post-level prediction is "verdict is review or violation".
 The JSON form (`EvalReport.to_dict`) is a contract other tools rely on: keep its keys stable.
 """
@@ -116,8 +118,12 @@ def read_labels(path: Path) -> dict[str, set[str]]:
     return labels
 
 
-def predicted_kinds(verdict: Verdict) -> set[str]:
-    return verdict.kinds()
+def predicted_kinds(verdict: Verdict, policy: Any = None) -> set[str]:
+    """The kinds the verdict counts as present: with a policy, only evidence its rules accept (thresholds and
+    detectors as applied); without one, every kind present."""
+    if policy is None:
+        return verdict.kinds()
+    return set(policy.flagged_kinds(verdict.evidence))
 
 
 def evaluate(
@@ -142,7 +148,7 @@ def evaluate(
             report.errors.append({"file": name, "error": str(exc)})
             continue
         t_total += time.perf_counter() - t0
-        got = predicted_kinds(verdict)
+        got = predicted_kinds(verdict, screener.policy)
         for kind, counts in report.kinds.items():
             exp, pred = kind in truth, kind in got
             counts.add(exp, pred)

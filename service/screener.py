@@ -12,10 +12,13 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 from detectors.base import DetectorRegistry, ImageContext, ImageDetector, TextDetector
-from detectors.errors import AssetScreenError, DetectorUnavailable
+from detectors.errors import AssetScreenError, ConfigError, DetectorUnavailable, ModelMissing
 from detectors.evidence import DecisionLevel, DetectorStatus, Evidence, Post, Verdict
+from detectors.recognition.stage import RecognitionStage, Recognizer
 from service.policy import Policy
 from service.settings import Settings
 
@@ -30,6 +33,9 @@ class BuiltDetectors:
 
 
 def build_detectors(settings: Settings, names: Sequence[str] | None = None) -> BuiltDetectors:
+    """The named detectors (default: the configured ones). Fails closed: an unknown name is a ConfigError, a
+    missing or corrupt model file a ModelMissing naming it; only an optional package that is not installed
+    leaves a detector `unavailable` (reported in every verdict)."""
     image: list[ImageDetector] = []
     text: list[TextDetector] = []
     unavailable: list[DetectorStatus] = []
@@ -37,11 +43,12 @@ def build_detectors(settings: Settings, names: Sequence[str] | None = None) -> B
         try:
             factory = DetectorRegistry.factory(name)
         except KeyError as exc:
-            unavailable.append(DetectorStatus(name, "unavailable", str(exc.args[0])))
-            continue
+            raise ConfigError(str(exc.args[0])) from None
         try:
             det = factory(settings)
         except DetectorUnavailable as exc:
+            if exc.missing_file:
+                raise ModelMissing(str(exc)) from None
             unavailable.append(DetectorStatus(name, "unavailable", str(exc)))
             continue
         if isinstance(det, ImageDetector):
@@ -53,8 +60,52 @@ def build_detectors(settings: Settings, names: Sequence[str] | None = None) -> B
     return BuiltDetectors(tuple(image), tuple(text), tuple(unavailable))
 
 
+def build_recognizer(settings: Settings) -> Recognizer:
+    """The learned stage: shipped MobileNets, the object model, the heads file and the example bank.
+
+    Every file is required and hash-checked: a missing or corrupt one is a ModelMissing naming it (exit 3, HTTP
+    503), because a screener without its heads would call a police car `clear`.
+    """
+    from detectors.recognition.bank import bank_for
+    from detectors.recognition.heads import HeadSet
+    from detectors.recognition.stage import FeatureExtractor
+    from detectors.runtime.mobilenet import shared_pretrained, verified_file
+    from detectors.runtime.yolo import shared_yolo_runner
+    from service.settings import WEIGHTS_DIR
+
+    try:
+        runner = shared_yolo_runner(settings.yolo)
+    except DetectorUnavailable as exc:
+        raise ModelMissing(str(exc)) from None
+    models = shared_pretrained(WEIGHTS_DIR, threads=settings.yolo.threads)
+    heads_path = Path(settings.recognition.heads)
+    verified_file(heads_path, _pinned_sha256(heads_path))
+    heads = HeadSet.load(heads_path)
+    bank = bank_for(
+        settings.data_dir, min_similarity=settings.recognition.bank_min_similarity, k=settings.recognition.bank_k
+    )
+    return Recognizer(FeatureExtractor(models, runner), heads, bank)
+
+
+def _pinned_sha256(path: Path) -> str | None:
+    """The sha256 `manifest.toml` beside `path` records for it, if any."""
+    from detectors.runtime.manifest import MANIFEST_NAME, load_manifest
+
+    manifest = path.parent / MANIFEST_NAME
+    if not manifest.is_file():
+        return None
+    return next((e.sha256 for e in load_manifest(manifest).values() if e.file == path.name and e.sha256), None)
+
+
+_DEFAULT: Any = object()
+
+
 class Screener:
-    """Holds the built detectors and the policy; safe to share across requests (no per-request state)."""
+    """Holds the built detectors, the learned stage and the policy; safe to share across requests.
+
+    Built from settings, it always has the learned stage when any image detector runs. Callers that pass their
+    own `detectors` (tests, tools) get no learned stage unless they pass `recognizer` too.
+    """
 
     def __init__(
         self,
@@ -62,16 +113,55 @@ class Screener:
         *,
         detectors: BuiltDetectors | None = None,
         policy: Policy | None = None,
+        recognizer: RecognitionStage | None = _DEFAULT,
     ) -> None:
         self.settings = settings or Settings.load()
         self.detectors = detectors if detectors is not None else build_detectors(self.settings)
+        if recognizer is _DEFAULT:
+            recognizer = build_recognizer(self.settings) if detectors is None and self.detectors.image else None
+        self.recognizer: RecognitionStage | None = recognizer
         self.policy = policy if policy is not None else Policy.load(self.settings.policy)
         self._lock = threading.Lock()  # detectors hold ONNX sessions; one post at a time per process is fastest
 
     @property
     def model_versions(self) -> dict[str, str]:
         dets: list[ImageDetector | TextDetector] = [*self.detectors.image, *self.detectors.text]
-        return {d.name: d.version for d in dets}
+        out = {d.name: d.version for d in dets}
+        if self.recognizer is not None:
+            out.update(self.recognizer.versions)
+        return out
+
+    def image_evidence(
+        self, ctx: ImageContext, statuses: list[DetectorStatus], timings: dict[str, float]
+    ) -> list[Evidence]:
+        """Every image detector on one image, then the learned stage over what they found."""
+        idx = ctx.index
+        found_all: list[Evidence] = []
+        for det in self.detectors.image:
+            t0 = time.perf_counter()
+            try:
+                found = det.detect(ctx)
+            except DetectorUnavailable as exc:
+                statuses.append(DetectorStatus(det.name, "unavailable", str(exc), idx))
+                found = []
+            except AssetScreenError as exc:
+                statuses.append(DetectorStatus(det.name, "error", str(exc), idx))
+                found = []
+            except Exception as exc:  # a detector bug must not lose the other detectors' evidence
+                log.exception("detector %s failed on image %d", det.name, idx)
+                statuses.append(DetectorStatus(det.name, "error", f"{type(exc).__name__}: {exc}", idx))
+                found = []
+            _add(timings, det.name, (time.perf_counter() - t0) * 1000)
+            found_all.extend(found)
+        if self.recognizer is not None:
+            try:
+                found_all.extend(self.recognizer.recognise(ctx, found_all))
+            except AssetScreenError:
+                raise
+            except Exception as exc:  # the learned stage failing must not pass for "nothing found"
+                log.exception("recognition failed on image %d", idx)
+                raise AssetScreenError(f"recognition failed on image {idx}: {type(exc).__name__}") from exc
+        return found_all
 
     def screen(self, post: Post, *, policy: Policy | None = None) -> Verdict:
         policy = policy or self.policy
@@ -82,22 +172,7 @@ class Screener:
         with self._lock:
             for idx, image in enumerate(post.images):
                 ctx = ImageContext(rgb=image.rgb, index=idx, name=image.name)
-                for det in self.detectors.image:
-                    t0 = time.perf_counter()
-                    try:
-                        found = det.detect(ctx)
-                    except DetectorUnavailable as exc:
-                        statuses.append(DetectorStatus(det.name, "unavailable", str(exc), idx))
-                        found = []
-                    except AssetScreenError as exc:
-                        statuses.append(DetectorStatus(det.name, "error", str(exc), idx))
-                        found = []
-                    except Exception as exc:  # a detector bug must not lose the other detectors' evidence
-                        log.exception("detector %s failed on image %d", det.name, idx)
-                        statuses.append(DetectorStatus(det.name, "error", f"{type(exc).__name__}: {exc}", idx))
-                        found = []
-                    _add(timings, det.name, (time.perf_counter() - t0) * 1000)
-                    evidence.extend(e.with_image(idx) for e in found)
+                evidence.extend(e.with_image(idx) for e in self.image_evidence(ctx, statuses, timings))
                 for stage, ms in ctx.timings_ms.items():
                     _add(timings, f"shared.{stage}", ms)
             for tdet in self.detectors.text:

@@ -8,7 +8,7 @@ import numpy as np
 
 from detectors.base import ImageContext, register_detector
 from detectors.errors import DetectorUnavailable
-from detectors.evidence import Evidence, Post
+from detectors.evidence import OFFICIAL_ASSET_KINDS, Evidence, Post
 
 
 class RedPatchDetector:
@@ -66,3 +66,19 @@ def _crash(settings: Any) -> CrashingDetector:
 def _missing(settings: Any) -> RedPatchDetector:
     raise DetectorUnavailable("fake_missing_model", "model file weights/nothing.onnx is missing; copy it there",
                               missing_file="weights/nothing.onnx")
+
+
+class EchoRecognizer:
+    """Stands in for the learned stage: every cue evidence of an official kind comes back as "recognition"
+    evidence with the same score, so pipeline tests drive the policy by drawing, without model files."""
+
+    name = "recognition"
+    version = "echo"
+    versions = {"recognition": "echo"}
+
+    def recognise(self, ctx: ImageContext, evidence: Any) -> list[Evidence]:
+        return [
+            Evidence(e.kind, e.label, e.score, self.name, self.version, f"echo of {e.detector}", box=e.box)
+            for e in evidence
+            if e.kind in OFFICIAL_ASSET_KINDS
+        ]

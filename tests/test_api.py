@@ -5,18 +5,22 @@ from fastapi.testclient import TestClient
 
 import tests.fakes  # noqa: F401
 from service.api import create_app
+from service.screener import Screener
 from service.settings import Settings
+from tests.fakes import EchoRecognizer
 from tests.imagegen import png_header_only, red_patch_jpeg
 
 
 @pytest.fixture(scope="module")
 def client():
-    return TestClient(create_app(Settings(detectors=["fake_red", "fake_caption"])))
+    settings = Settings(detectors=["fake_red", "fake_caption"])
+    return TestClient(create_app(settings, Screener(settings, recognizer=EchoRecognizer())))
 
 
 def test_health(client):
     r = client.get("/healthz")
-    assert r.status_code == 200 and r.json()["detectors"] == {"fake_red": "1", "fake_caption": "1"}
+    assert r.status_code == 200
+    assert r.json()["detectors"] == {"fake_red": "1", "fake_caption": "1", "recognition": "echo"}
 
 
 def test_upload_screens(client):

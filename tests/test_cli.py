@@ -10,6 +10,14 @@ from service.cli import main
 from tests.imagegen import encode, gradient, png_header_only, red_patch_jpeg
 
 
+@pytest.fixture(autouse=True)
+def echo_recognition(monkeypatch):
+    """The CLI builds its screener itself: give it the fake learned stage, so fake detectors drive verdicts."""
+    from tests.fakes import EchoRecognizer
+
+    monkeypatch.setattr("service.screener.build_recognizer", lambda settings: EchoRecognizer())
+
+
 @pytest.fixture
 def folder(tmp_path):
     d = tmp_path / "photos"

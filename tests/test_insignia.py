@@ -434,11 +434,21 @@ def test_star_cue_can_be_switched_off() -> None:
     assert not [e for e in ev if e.details.get("cue") == "flag"]
 
 
-def test_form_title_heading_counts_but_not_inside_a_sentence(detector: InsigniaDetector) -> None:
+def test_form_title_heading_counts_but_not_inside_a_sentence(detector: InsigniaDetector, tmp_path: Path) -> None:
+    import yaml
+
+    from detectors.insignia import VOCABULARY_FILE
+
+    shipped = yaml.safe_load(VOCABULARY_FILE.read_text(encoding="utf-8"))
+    assert shipped["form_titles"] == []  # an FIR heading is a document marker, not insignia, by default
+    vocab = tmp_path / "vocab.yaml"
+    vocab.write_text(yaml.safe_dump({**shipped, "form_titles": ["First Information Report"]}), encoding="utf-8")
+
     def form_evidence(lines: list[tuple[str, tuple[float, float, float, float]]]) -> list[Evidence]:
         ctx = ImageContext(rgb=desk_scene(False))
         ocr_words(ctx, FakeOcr(lines))
-        return [e for e in make_detector(ocr="reuse").detect(ctx) if e.details.get("cue") == "form_title"]
+        det = make_detector(ocr="reuse", vocabulary=str(vocab))
+        return [e for e in det.detect(ctx) if e.details.get("cue") == "form_title"]
 
     heading = form_evidence(
         [("FIRST INFORMATION REPORT", (200, 20, 600, 50)), ("(Under Section 154)", (250, 55, 550, 75))]

@@ -1,13 +1,16 @@
 import numpy as np
+import pytest
 
 import tests.fakes  # noqa: F401  (registers the fake detectors)
+from detectors.errors import ConfigError, ModelMissing
 from detectors.evidence import DecisionLevel, Post, PostImage
 from service.screener import Screener
 from service.settings import Settings
+from tests.fakes import EchoRecognizer
 
 
 def screener(*names: str) -> Screener:
-    return Screener(Settings(detectors=list(names)))
+    return Screener(Settings(detectors=list(names)), recognizer=EchoRecognizer())
 
 
 def img(red: bool) -> PostImage:
@@ -20,10 +23,11 @@ def img(red: bool) -> PostImage:
 def test_evidence_flows_to_policy_and_is_attributed_to_its_image():
     v = screener("fake_red").screen(Post(images=(img(False), img(True))))
     assert v.decision != DecisionLevel.CLEAR
-    (e,) = v.evidence
-    assert e.image_index == 1 and e.box == (30.0, 20.0, 90.0, 60.0)
+    cue, learned = v.evidence
+    assert cue.detector == "fake_red" and learned.detector == "recognition"
+    assert cue.image_index == learned.image_index == 1 and cue.box == (30.0, 20.0, 90.0, 60.0)
     assert v.findings and all(f.citation for f in v.findings)
-    assert v.findings[0].evidence == (0,)
+    assert v.findings[0].evidence == (1,)  # the policy decides on the learned score, not the cue
 
 
 def test_clean_image_is_clear():
@@ -34,20 +38,23 @@ def test_clean_image_is_clear():
 def test_every_stage_is_timed_and_versions_reported():
     v = screener("fake_red", "fake_caption").screen(Post(images=(img(True),), caption="proud"))
     assert {"fake_red", "fake_caption", "policy", "total"} <= set(v.timings_ms)
-    assert v.model_versions == {"fake_red": "1", "fake_caption": "1"}
+    assert v.model_versions == {"fake_red": "1", "fake_caption": "1", "recognition": "echo"}
 
 
-def test_missing_model_is_reported_not_fatal():
-    v = screener("fake_missing_model", "fake_red").screen(Post(images=(img(True),)))
-    (status,) = v.detector_status
-    assert status.detector == "fake_missing_model" and status.status == "unavailable"
-    assert "weights/nothing.onnx" in status.message
-    assert v.evidence  # the other detector still ran
+def test_cue_evidence_alone_does_not_decide():
+    v = Screener(Settings(detectors=["fake_red"]), recognizer=None).screen(Post(images=(img(True),)))
+    assert v.evidence and v.decision == DecisionLevel.CLEAR
 
 
-def test_unknown_detector_is_reported():
-    v = screener("no_such_detector").screen(Post(images=(img(True),)))
-    assert v.detector_status[0].status == "unavailable" and "unknown detector" in v.detector_status[0].message
+def test_missing_model_fails_closed_naming_the_file():
+    with pytest.raises(ModelMissing, match="weights/nothing.onnx") as err:
+        screener("fake_missing_model", "fake_red")
+    assert err.value.exit_code == 3
+
+
+def test_unknown_detector_is_a_config_error():
+    with pytest.raises(ConfigError, match="unknown detector 'no_such_detector'"):
+        screener("no_such_detector")
 
 
 def test_crashing_detector_is_reported_and_others_kept():

@@ -40,6 +40,9 @@ class Condition(Strict):
     min_count: int = Field(1, ge=1)
     label: str | None = None  # optional: only evidence with this label
     source: Literal["any", "image", "caption"] = "any"  # image evidence has an image_index, caption none
+    # Only evidence from these detectors (empty: any). Asset rules name the learned stage ("recognition") and the
+    # example bank ("examples"): the hand-written cues feed them and explain them, the calibrated score decides.
+    detectors: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _one_kind_field(self) -> Condition:
@@ -59,6 +62,8 @@ class Condition(Strict):
         if self.max_score is not None and e.score >= self.max_score:
             return False
         if self.label is not None and e.label != self.label:
+            return False
+        if self.detectors and e.detector not in self.detectors:
             return False
         if self.source == "image" and e.image_index is None:
             return False
@@ -243,6 +248,18 @@ class Policy(Strict):
         return entry
 
     # --- evaluation ------------------------------------------------------------------------------------------
+
+    def flagged_kinds(self, evidence: Sequence[Evidence]) -> set[str]:
+        """Kinds this policy counts as present on their own: evidence some `any_of` condition accepts (its score
+        band, detector and source). A kind no `any_of` condition names counts whenever it is present. The
+        evaluator measures this, so its figures hold for the thresholds the policy really applies."""
+        conds = [c for r in self.rules for c in r.any_of]
+        ruled = {k for c in conds for k in c.kind_set}
+        out: set[str] = set()
+        for e in evidence:
+            if e.kind not in ruled or any(c.accepts(e) for c in conds if e.kind in c.kind_set):
+                out.add(e.kind)
+        return out
 
     def evaluate(
         self,
