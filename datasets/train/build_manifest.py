@@ -1,12 +1,14 @@
 """Merge labelled collection sheets into `datasets/train/manifest.csv`, dropping near-duplicates.
 
-    python -m datasets.train.build_manifest PARTS.csv... --photos /data/trainphotos [--against ../shared/eval]
+    python -m datasets.train.build_manifest PARTS.csv... --photos /data/trainphotos [--against ../shared/eval] \
+        [--resolutions datasets/train/resolutions.csv]
 
 Each input sheet has the manifest's columns (file, repo, commit, path, sha256, licence, kinds, pakistani, note,
 group, boxes) and the photos lie under --photos. The script checks every file's sha256, normalises the kinds
 (gov_vehicle implies vehicle, uniform implies person, official_document implies document; unknown kinds are an
 error naming the row), and keeps one photo of every set of near-identical ones: the project's 256-bit DCT hash
-(detectors.hashes.phash256, Hamming distance <= 24 of 256, the known-image detector's own matching scale) within
+(detectors.hashes.phash256, Hamming distance <= 24 of 256: looser than the known-image detector's 18, so more
+near-copies go) within
 the set and against the photos of --against (the evaluation folder, so no photo is both a training photo and
 an evaluation photo). What it drops is printed with the reason.
 """
@@ -43,7 +45,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--photos", type=Path, required=True)
     ap.add_argument("--against", type=Path, action="append", default=[])
     ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "manifest.csv")
+    ap.add_argument("--resolutions", type=Path, help="CSV file,kinds,reason: labels settled after a second pass")
     args = ap.parse_args(argv)
+    resolved: dict[str, str] = {}
+    if args.resolutions:
+        with args.resolutions.open(encoding="utf-8", newline="") as fh:
+            resolved = {r["file"]: r["kinds"] for r in csv.DictReader(fh)}
 
     seen: list[np.ndarray] = []
     for folder in args.against:
@@ -60,6 +67,8 @@ def main(argv: list[str] | None = None) -> int:
         with part.open(encoding="utf-8", newline="") as fh:
             for lineno, row in enumerate(csv.DictReader(fh), start=2):
                 row = {c: (row.get(c) or "").strip() for c in COLUMNS}
+                if row["file"] in resolved:
+                    row["kinds"] = resolved[row["file"]]
                 kinds = {k.strip() for k in row["kinds"].split(",") if k.strip()}
                 unknown = kinds - KINDS
                 if unknown:
