@@ -11,6 +11,6 @@ RUN pip install --no-cache-dir . && useradd --system --uid 10001 assetscreen && 
     && chown assetscreen /data
 USER assetscreen
 EXPOSE 8000
-# Mount a YOLO ONNX export at /app/weights/yolov8n.onnx (or set ASSETSCREEN_YOLO_MODEL) for vehicles/uniforms;
-# `assetscreen models list` reads /app/weights/manifest.toml.
+# The shipped models (MobileNets, YOLOX-nano, the learned heads) are in /app/weights and in the installed package;
+# `assetscreen models list` verifies them against /app/weights/manifest.toml. Example bank and caches: /data.
 CMD ["assetscreen", "serve", "--host", "0.0.0.0", "--port", "8000"]

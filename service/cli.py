@@ -154,6 +154,10 @@ def cmd_detectors(args: argparse.Namespace) -> int:
         print(f"{d.name:<12} ready        {d.version}  produces {', '.join(sorted(d.produces))}")
     for s in screener.detectors.unavailable:
         print(f"{s.detector:<12} {s.status:<12} {s.message}")
+    rec = screener.recognizer
+    if rec is not None:
+        kinds = ", ".join(sorted(getattr(getattr(rec, "heads", None), "heads", {}) or ()))
+        print(f"{rec.name:<12} ready        {rec.version}  produces {kinds} (learned, calibrated)")
     return 0
 
 

@@ -84,7 +84,16 @@ def build_recognizer(settings: Settings) -> Recognizer:
     bank = bank_for(
         settings.data_dir, min_similarity=settings.recognition.bank_min_similarity, k=settings.recognition.bank_k
     )
-    return Recognizer(FeatureExtractor(models, runner), heads, bank)
+    extractor = FeatureExtractor(models, runner)
+    fitted_with = dict(heads.recipe.get("models") or {})
+    differ = {k: (v, extractor.versions.get(k)) for k, v in fitted_with.items() if extractor.versions.get(k) != v}
+    if differ:
+        said = "; ".join(f"{k}: fitted with {a}, configured {b}" for k, (a, b) in sorted(differ.items()))
+        raise ConfigError(
+            f"heads {heads_path} were fitted on other models' features ({said}): retrain them with "
+            "`assetscreen train heads` on this configuration, or configure the models they were fitted with"
+        )
+    return Recognizer(extractor, heads, bank)
 
 
 def _pinned_sha256(path: Path) -> str | None:

@@ -271,7 +271,7 @@ def train_heads(
         [s.group for s in kept],
         seed=seed,
         data=data,
-        recipe_extra={"features": pipeline.signature},
+        recipe_extra={"features": pipeline.signature, "models": pipeline.extractor.versions},
         log=log,
     )
     return kept, result, errors

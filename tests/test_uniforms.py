@@ -28,7 +28,6 @@ from detectors.uniforms import (
     profile_cues,
     text_cue,
 )
-from tests.conftest import COCO_MODEL
 from tests.contract import ImageDetectorContract
 
 CFG = load_config()
@@ -287,8 +286,7 @@ def test_undefined_profile_colour_is_an_error(tmp_path: Path) -> None:
 
 class TestUniformDetectorContract(ImageDetectorContract):
     def make_detector(self) -> UniformDetector:
-        if not COCO_MODEL.is_file():
-            pytest.skip(f"test model {COCO_MODEL} not present (../shared is absent)")
         from detectors.runtime.yolo import load_runner
+        from service.settings import WEIGHTS_DIR
 
-        return UniformDetector(load_runner(COCO_MODEL), ocr_engine=None)
+        return UniformDetector(load_runner(WEIGHTS_DIR / "yolox_nano.onnx"), ocr_engine=None)

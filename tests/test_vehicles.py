@@ -27,7 +27,6 @@ from detectors.vehicles import (
     markings_cue,
     plate_cue,
 )
-from tests.conftest import COCO_MODEL
 from tests.contract import ImageDetectorContract
 
 CFG = load_config()
@@ -329,8 +328,7 @@ def test_unknown_detector_option_is_named() -> None:
 
 class TestVehicleDetectorContract(ImageDetectorContract):
     def make_detector(self) -> VehicleDetector:
-        if not COCO_MODEL.is_file():
-            pytest.skip(f"test model {COCO_MODEL} not present (../shared is absent)")
         from detectors.runtime.yolo import load_runner
+        from service.settings import WEIGHTS_DIR
 
-        return VehicleDetector(load_runner(COCO_MODEL), ocr_engine=FakeOcr("POLICE"))
+        return VehicleDetector(load_runner(WEIGHTS_DIR / "yolox_nano.onnx"), ocr_engine=FakeOcr("POLICE"))
