@@ -59,14 +59,12 @@ def verified_file(path: Path, sha256: str | None) -> Path:
 
 class _OnnxModel:
     def __init__(self, path: Path, threads: int) -> None:
-        import onnxruntime as ort
+        from detectors.errors import DetectorUnavailable
+        from detectors.runtime.yolo import onnx_session
 
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads
-        opts.inter_op_num_threads = 1
         try:
-            self._session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-        except Exception as exc:  # onnxruntime's own error types
+            self._session = onnx_session(path, threads)
+        except DetectorUnavailable as exc:
             raise ModelMissing(f"model file {path} cannot be loaded: {exc}") from None
         self._input = self._session.get_inputs()[0].name
         self.path = path

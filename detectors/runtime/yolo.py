@@ -153,6 +153,20 @@ def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
+def onnx_session(path: Path, threads: int) -> Any:
+    """A CPU ONNX Runtime session with `threads` intra-op threads; DetectorUnavailable naming a bad file."""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    try:
+        return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph types
+        raise DetectorUnavailable("yolo", f"cannot load ONNX model {path}: {exc}", missing_file=str(path)) from None
+
+
 class OnnxYoloRunner:
     """An Ultralytics detection export (YOLOv8/YOLO11 heads: [B, 4+nc, N]; or end-to-end [B, N, 6]) on ONNX Runtime.
 
@@ -170,19 +184,8 @@ class OnnxYoloRunner:
         threads: int = 2,
         max_det: int = 300,
     ) -> None:
-        import onnxruntime as ort
-
         self.path = Path(model_path)
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads
-        opts.inter_op_num_threads = 1
-        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        try:
-            self._session = ort.InferenceSession(str(self.path), opts, providers=["CPUExecutionProvider"])
-        except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph types
-            raise DetectorUnavailable(
-                "yolo", f"cannot load ONNX model {self.path}: {exc}", missing_file=str(self.path)
-            ) from None
+        self._session = onnx_session(self.path, threads)
         meta = self._session.get_modelmeta().custom_metadata_map
         self.output_meta = self._session.get_outputs()
         inp = self._session.get_inputs()[0]

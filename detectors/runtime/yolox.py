@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from detectors.base import DetectorUnavailable
-from detectors.runtime.yolo import LETTERBOX_FILL, Detection, Letterbox, batched_nms, file_sha256
+from detectors.runtime.yolo import LETTERBOX_FILL, Detection, Letterbox, batched_nms, file_sha256, onnx_session
 
 STRIDES = (8, 16, 32)
 # coco_classes.txt uses VOC spellings for a few classes; detectors and settings speak COCO names.
@@ -80,18 +80,8 @@ class YoloxRunner:
         threads: int = 2,
         max_det: int = 300,
     ) -> None:
-        import onnxruntime as ort
-
         self.path = Path(model_path)
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads
-        opts.inter_op_num_threads = 1
-        try:
-            self._session = ort.InferenceSession(str(self.path), opts, providers=["CPUExecutionProvider"])
-        except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph types
-            raise DetectorUnavailable(
-                "yolo", f"cannot load ONNX model {self.path}: {exc}", missing_file=str(self.path)
-            ) from None
+        self._session = onnx_session(self.path, threads)
         inp = self._session.get_inputs()[0]
         self._input_name = inp.name
         self.input_size = (int(inp.shape[2]), int(inp.shape[3]))
