@@ -145,8 +145,18 @@ _worker: FeaturePipeline | None = None
 
 
 def _init_worker(settings: Settings) -> None:
+    """One model set per process, single-threaded: N workers on N cores, not N x (ONNX + OCR + OpenCV) threads."""
     global _worker
-    _worker = FeaturePipeline(settings)
+    import cv2
+
+    cv2.setNumThreads(1)
+    one = settings.model_copy(
+        update={
+            "yolo": settings.yolo.model_copy(update={"threads": 1}),
+            "ocr": settings.ocr.model_copy(update={"threads": 1}),
+        }
+    )
+    _worker = FeaturePipeline(one)
 
 
 def _work(path: Path) -> tuple[RawFeatures | None, str]:

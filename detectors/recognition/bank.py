@@ -48,7 +48,7 @@ class Vote:
 
 
 class ExampleBank:
-    def __init__(self, folder: Path, *, min_similarity: float = 0.85, k: int = 5) -> None:
+    def __init__(self, folder: Path, *, min_similarity: float = 0.88, k: int = 5) -> None:
         self.folder = folder
         self.min_similarity = min_similarity
         self.k = k
