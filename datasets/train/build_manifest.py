@@ -33,10 +33,18 @@ NEAR = 24
 
 
 def photo_hash(path: Path) -> np.ndarray | None:
-    gray = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
-    if gray is None or min(gray.shape) < 16:
+    """The photo's hash, decoded the way screening decodes it; None when the service cannot read it (an AVIF
+    file named .jpeg, say): such a photo would only ever be an error line."""
+    from detectors.errors import AssetScreenError
+    from service.media import read_file
+
+    try:
+        rgb = read_file(path).frames[0].rgb
+    except AssetScreenError:
         return None
-    return phash256(gray)
+    if min(rgb.shape[:2]) < 16:
+        return None
+    return phash256(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY))
 
 
 def main(argv: list[str] | None = None) -> int:
