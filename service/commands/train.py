@@ -81,7 +81,9 @@ def cmd_heads(args: argparse.Namespace) -> int:
         d = report.to_dict()
         print(f"grouped cross-validation ({result.heads.recipe['folds']} folds by source, "
               f"{len({s.group for s in samples})} groups), out-of-fold, at each head's threshold:")
-        print("\n".join(report.table().split("\nmisclassified:")[0].splitlines()[:-1]))
+        lines = report.table().split("\nmisclassified:")[0].splitlines()[:-1]
+        # Only kinds with a head were predicted here (plain documents stay with the documents detector).
+        print("\n".join(ln for ln in lines if ln.split(" ")[0] in {"kind", "POST", *result.oof}))
         print(f"photos: {len(samples)}  errors: {len(errors)}")
         for k, h in result.heads.heads.items():
             print(f"  {k:<18} blocks={'+'.join(h.blocks):<34} C={h.params['C']:<6} AP={h.cv['ap']:.3f} "
