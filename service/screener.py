@@ -130,7 +130,20 @@ class Screener:
             recognizer = build_recognizer(self.settings) if detectors is None and self.detectors.image else None
         self.recognizer: RecognitionStage | None = recognizer
         self.policy = policy if policy is not None else Policy.load(self.settings.policy)
+        self._partial = self._missing_cue_inputs()
         self._lock = threading.Lock()  # detectors hold ONNX sessions; one post at a time per process is fastest
+
+    def _missing_cue_inputs(self) -> tuple[DetectorStatus, ...]:
+        """A learned stage fitted on cue detectors that are not running here sees those cues as absent: say so."""
+        spec = getattr(getattr(self.recognizer, "heads", None), "spec", None)
+        if spec is None:
+            return ()
+        needed = {key.split(":", 1)[0] for key in spec.cue_keys}
+        missing = sorted(needed - {d.name for d in self.detectors.image})
+        if not missing:
+            return ()
+        msg = f"the heads use cues of detectors not running here ({', '.join(missing)}): scores may be lower"
+        return (DetectorStatus("recognition", "partial", msg),)
 
     @property
     def model_versions(self) -> dict[str, str]:
@@ -175,7 +188,7 @@ class Screener:
     def screen(self, post: Post, *, policy: Policy | None = None) -> Verdict:
         policy = policy or self.policy
         timings: dict[str, float] = {}
-        statuses: list[DetectorStatus] = list(self.detectors.unavailable)
+        statuses: list[DetectorStatus] = [*self.detectors.unavailable, *(self._partial if post.images else ())]
         evidence: list[Evidence] = []
         t_start = time.perf_counter()
         with self._lock:

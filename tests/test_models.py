@@ -111,3 +111,15 @@ def test_missing_shipped_model_is_model_missing(tmp_path: Path):
 
     with pytest.raises(ModelMissing, match="nothing.onnx is missing"):
         verified_file(tmp_path / "nothing.onnx", None)
+
+
+def test_running_without_a_cue_detector_the_heads_use_is_said_in_the_verdict(tmp_path: Path, monkeypatch):
+    from detectors.evidence import Post, PostImage
+    from service.screener import Screener
+    from service.settings import Settings
+
+    monkeypatch.delenv("ASSETSCREEN_YOLO_MODEL", raising=False)
+    settings = Settings(detectors=["vehicles"], data_dir=tmp_path)
+    v = Screener(settings).screen(Post(images=(PostImage("x.png", np.full((64, 64, 3), 128, np.uint8)),)))
+    (status,) = [s for s in v.detector_status if s.detector == "recognition"]
+    assert status.status == "partial" and "documents" in status.message and "vehicles" not in status.message
