@@ -153,6 +153,21 @@ def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
+def to_detections(
+    img_boxes: np.ndarray, scores: np.ndarray, classes: np.ndarray, names: dict[int, str]
+) -> list[Detection]:
+    """Boxes in image pixels -> Detections, best first; boxes under a pixel wide or high are dropped."""
+    out = []
+    for b, s, c in zip(img_boxes, scores, classes, strict=True):
+        if b[2] - b[0] < 1 or b[3] - b[1] < 1:
+            continue
+        cid = int(c)
+        box = (float(b[0]), float(b[1]), float(b[2]), float(b[3]))
+        out.append(Detection(cid, names.get(cid, str(cid)), float(min(max(s, 0.0), 1.0)), box))
+    out.sort(key=lambda d: (-d.score, d.box))
+    return out
+
+
 def onnx_session(path: Path, threads: int) -> Any:
     """A CPU ONNX Runtime session with `threads` intra-op threads; DetectorUnavailable naming a bad file."""
     import onnxruntime as ort
@@ -231,16 +246,7 @@ class OnnxYoloRunner:
             boxes, scores, classes = boxes[idx], scores[idx], classes[idx]
         if len(boxes) == 0:
             return []
-        img_boxes = lb.to_image(boxes, width, height)
-        out = []
-        for b, s, c in zip(img_boxes, scores, classes, strict=True):
-            if b[2] - b[0] < 1 or b[3] - b[1] < 1:
-                continue
-            cid = int(c)
-            box = (float(b[0]), float(b[1]), float(b[2]), float(b[3]))
-            out.append(Detection(cid, self.names.get(cid, str(cid)), float(min(max(s, 0.0), 1.0)), box))
-        out.sort(key=lambda d: (-d.score, d.box))
-        return out
+        return to_detections(lb.to_image(boxes, width, height), scores, classes, self.names)
 
     def detect(self, rgb: np.ndarray) -> list[Detection]:
         return self.detect_batch([rgb])[0]

@@ -18,7 +18,15 @@ from pathlib import Path
 import numpy as np
 
 from detectors.base import DetectorUnavailable
-from detectors.runtime.yolo import LETTERBOX_FILL, Detection, Letterbox, batched_nms, file_sha256, onnx_session
+from detectors.runtime.yolo import (
+    LETTERBOX_FILL,
+    Detection,
+    Letterbox,
+    batched_nms,
+    file_sha256,
+    onnx_session,
+    to_detections,
+)
 
 STRIDES = (8, 16, 32)
 # coco_classes.txt uses VOC spellings for a few classes; detectors and settings speak COCO names.
@@ -106,16 +114,7 @@ class YoloxRunner:
         boxes = np.concatenate([xy - wh / 2, xy + wh / 2], axis=1)
         scores, classes = scores[keep], classes[keep]
         idx = batched_nms(boxes, scores, classes, self.iou)[: self.max_det]
-        img_boxes = lb.to_image(boxes[idx], width, height)
-        out = []
-        for b, s, c in zip(img_boxes, scores[idx], classes[idx], strict=True):
-            if b[2] - b[0] < 1 or b[3] - b[1] < 1:
-                continue
-            cid = int(c)
-            box = (float(b[0]), float(b[1]), float(b[2]), float(b[3]))
-            out.append(Detection(cid, self.names.get(cid, str(cid)), float(min(max(s, 0.0), 1.0)), box))
-        out.sort(key=lambda d: (-d.score, d.box))
-        return out
+        return to_detections(lb.to_image(boxes[idx], width, height), scores[idx], classes[idx], self.names)
 
     def detect(self, rgb: np.ndarray) -> list[Detection]:
         canvas, lb = top_left_letterbox(np.ascontiguousarray(rgb[:, :, ::-1]), self.input_size)
