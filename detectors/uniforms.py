@@ -27,9 +27,7 @@ from detectors.cues import (
     Pair,
     blobs,
     colour_mask,
-    combine_scores,
     crop,
-    cue_details,
     match_markers,
     no_cue,
     region_words,
@@ -37,9 +35,10 @@ from detectors.cues import (
     to_hsv,
     with_overrides,
 )
-from detectors.evidence import Evidence, Kind, clip_box
+from detectors.evidence import Box, Evidence, Kind
+from detectors.object_cues import Cues, ObjectCueDetector
 from detectors.runtime.ocr import optional_ocr_engine
-from detectors.runtime.yolo import Detection, YoloRunner, check_classes, objects, shared_yolo_runner
+from detectors.runtime.yolo import Detection, YoloRunner, shared_yolo_runner
 
 DEFAULT_CONFIG = Path(__file__).parent / "data" / "uniforms.yaml"
 
@@ -365,10 +364,13 @@ def person_cues(rgb: np.ndarray, cfg: UniformCuesConfig) -> list[CueResult]:
 # ---------------------------------------------------------------------------------------------- the detector
 
 
-class UniformDetector:
+class UniformDetector(ObjectCueDetector):
     """YOLO person boxes -> `person` evidence, plus `uniform` where uniform cues are found."""
 
     name = "uniforms"
+    role = "person"
+    plain_kind = Kind.PERSON.value
+    official_kind = Kind.UNIFORM.value
     produces = frozenset({Kind.PERSON.value, Kind.UNIFORM.value})
 
     def __init__(
@@ -379,11 +381,17 @@ class UniformDetector:
         config: UniformCuesConfig | None = None,
         ocr_engine: Any | None = None,
     ) -> None:
-        self.runner = runner
-        self.config = config or load_config()
-        self.classes = check_classes(runner, person_classes, "person", self.name)
-        self.ocr_engine = ocr_engine if self.config.ocr.enabled else None
-        self.version = f"{self.config.version}+{runner.version}"
+        super().__init__(runner, classes=person_classes, config=config or load_config(), ocr_engine=ocr_engine)
+
+    def large_enough(self, det: Detection) -> bool:
+        return det.height >= self.config.min_box_height
+
+    def readable(self, det: Detection) -> bool:
+        return det.height >= self.config.ocr.min_box_height
+
+    @property
+    def official_floor(self) -> float:
+        return float(self.config.min_uniform_score)
 
     def cues(self, ctx: ImageContext, det: Detection, read_text: bool) -> list[CueResult]:
         rgb, (ox, oy) = crop(ctx.rgb, det.box)
@@ -394,47 +402,14 @@ class UniformDetector:
             results.append(text_cue(words, self.config.text, c.min_word_score))
         return [r.shifted(ox, oy) for r in results]
 
-    def detect(self, ctx: ImageContext) -> list[Evidence]:
-        cfg = self.config
-        dets = [d for d in objects(ctx, self.runner) if d.label in self.classes and d.score >= cfg.min_box_score]
-        by_area = sorted(range(len(dets)), key=lambda i: (-dets[i].area, i))
-        analysed = {i for i in by_area[: cfg.max_analysed] if dets[i].height >= cfg.min_box_height}
-        readable = [i for i in by_area if i in analysed and dets[i].height >= cfg.ocr.min_box_height]
-        read = set(readable[: cfg.ocr.max_regions])
-        out: list[Evidence] = []
-        for i, det in enumerate(dets):
-            box = clip_box(det.box, ctx.width, ctx.height)
-            if box is None:
-                continue
-            results = self.cues(ctx, det, i in read) if i in analysed else []
-            found = [c for c in results if c.found]
-            out.append(
-                Evidence(
-                    kind=Kind.PERSON.value,
-                    label="person",
-                    score=det.score,
-                    detector=self.name,
-                    detector_version=self.version,
-                    explanation=f"person detected ({det.score:.2f})",
-                    box=box,
-                    details={"uniform_cues": [c.cue for c in found], "cues_checked": [c.cue for c in results]},
-                )
-            )
-            score = combine_scores(c.score for c in found)
-            if found and score >= cfg.min_uniform_score:
-                out.append(
-                    Evidence(
-                        kind=Kind.UNIFORM.value,
-                        label="uniform",
-                        score=score,
-                        detector=self.name,
-                        detector_version=self.version,
-                        explanation="person in uniform: " + "; ".join(c.reason for c in found),
-                        box=box,
-                        details={"person_score": round(det.score, 3), **cue_details(results)},
-                    )
-                )
-        return out
+    def plain(self, det: Detection, box: Box, found: Cues, results: Cues) -> Evidence:
+        details = {"uniform_cues": [c.cue for c in found], "cues_checked": [c.cue for c in results]}
+        return self.evidence(self.plain_kind, "person", det.score, f"person detected ({det.score:.2f})", box, details)
+
+    def official(self, det: Detection, box: Box, score: float, found: Cues, results: Cues) -> Evidence:
+        why = "person in uniform: " + "; ".join(c.reason for c in found)
+        details = self.official_details(results, person_score=round(det.score, 3))
+        return self.evidence(self.official_kind, "uniform", score, why, box, details)
 
 
 @register_detector("uniforms")

@@ -29,9 +29,7 @@ from detectors.cues import (
     Pair,
     blobs,
     colour_mask,
-    combine_scores,
     crop,
-    cue_details,
     fractions,
     match_markers,
     no_cue,
@@ -40,9 +38,10 @@ from detectors.cues import (
     to_hsv,
     with_overrides,
 )
-from detectors.evidence import Evidence, Kind, clip_box
+from detectors.evidence import Box, Evidence, Kind
+from detectors.object_cues import Cues, ObjectCueDetector
 from detectors.runtime.ocr import optional_ocr_engine
-from detectors.runtime.yolo import Detection, YoloRunner, check_classes, nms, objects, shared_yolo_runner
+from detectors.runtime.yolo import Detection, YoloRunner, nms, objects, shared_yolo_runner
 
 DEFAULT_CONFIG = Path(__file__).parent / "data" / "vehicles.yaml"
 
@@ -509,10 +508,13 @@ def vehicle_boxes(dets: Sequence[Detection], classes: frozenset[str], cfg: Vehic
     return [cand[int(i)] for i in keep]
 
 
-class VehicleDetector:
+class VehicleDetector(ObjectCueDetector):
     """YOLO vehicle boxes -> `vehicle` evidence, plus `gov_vehicle` where official cues are found."""
 
     name = "vehicles"
+    role = "vehicle"
+    plain_kind = Kind.VEHICLE.value
+    official_kind = Kind.GOV_VEHICLE.value
     produces = frozenset({Kind.VEHICLE.value, Kind.GOV_VEHICLE.value})
 
     def __init__(
@@ -523,11 +525,20 @@ class VehicleDetector:
         config: VehicleCuesConfig | None = None,
         ocr_engine: Any | None = None,
     ) -> None:
-        self.runner = runner
-        self.config = config or load_config()
-        self.classes = check_classes(runner, vehicle_classes, "vehicle", self.name)
-        self.ocr_engine = ocr_engine if self.config.ocr.enabled else None
-        self.version = f"{self.config.version}+{runner.version}"
+        super().__init__(runner, classes=vehicle_classes, config=config or load_config(), ocr_engine=ocr_engine)
+
+    def boxes(self, ctx: ImageContext) -> list[Detection]:
+        return vehicle_boxes(objects(ctx, self.runner), self.classes, self.config)
+
+    def large_enough(self, det: Detection) -> bool:
+        return min(det.width, det.height) >= self.config.min_box_side
+
+    def readable(self, det: Detection) -> bool:
+        return min(det.width, det.height) >= self.config.ocr.min_box_side
+
+    @property
+    def official_floor(self) -> float:
+        return float(self.config.min_gov_score)
 
     def cues(self, ctx: ImageContext, det: Detection, read_text: bool) -> list[CueResult]:
         """Every cue on one vehicle box (found or not)."""
@@ -550,55 +561,16 @@ class VehicleDetector:
         results.append(army_cue(rgb_box, cfg.army))
         return results
 
-    def detect(self, ctx: ImageContext) -> list[Evidence]:
-        cfg = self.config
-        dets = vehicle_boxes(objects(ctx, self.runner), self.classes, cfg)
-        by_area = sorted(range(len(dets)), key=lambda i: (-dets[i].area, i))
-        analysed = {i for i in by_area[: cfg.max_analysed] if min(dets[i].width, dets[i].height) >= cfg.min_box_side}
-        readable = [i for i in by_area if i in analysed and min(dets[i].width, dets[i].height) >= cfg.ocr.min_box_side]
-        read = set(readable[: cfg.ocr.max_regions])
-        out: list[Evidence] = []
-        for i, det in enumerate(dets):
-            box = clip_box(det.box, ctx.width, ctx.height)
-            if box is None:
-                continue
-            cue_results = self.cues(ctx, det, i in read) if i in analysed else []
-            found = [c for c in cue_results if c.found]
-            out.append(
-                Evidence(
-                    kind=Kind.VEHICLE.value,
-                    label=det.label,
-                    score=det.score,
-                    detector=self.name,
-                    detector_version=self.version,
-                    explanation=f"{det.label} detected ({det.score:.2f})",
-                    box=box,
-                    details={
-                        "class": det.label,
-                        "official_cues": [c.cue for c in found],
-                        "cues_checked": [c.cue for c in cue_results],
-                    },
-                )
-            )
-            gov_score = combine_scores(c.score for c in found)
-            if found and gov_score >= cfg.min_gov_score:
-                out.append(
-                    Evidence(
-                        kind=Kind.GOV_VEHICLE.value,
-                        label="government vehicle",
-                        score=gov_score,
-                        detector=self.name,
-                        detector_version=self.version,
-                        explanation=f"{det.label} with official cues: " + "; ".join(c.reason for c in found),
-                        box=box,
-                        details={
-                            "vehicle_class": det.label,
-                            "vehicle_score": round(det.score, 3),
-                            **cue_details(cue_results),
-                        },
-                    )
-                )
-        return out
+    def plain(self, det: Detection, box: Box, found: Cues, results: Cues) -> Evidence:
+        checked = [c.cue for c in results]
+        details = {"class": det.label, "official_cues": [c.cue for c in found], "cues_checked": checked}
+        why = f"{det.label} detected ({det.score:.2f})"
+        return self.evidence(self.plain_kind, det.label, det.score, why, box, details)
+
+    def official(self, det: Detection, box: Box, score: float, found: Cues, results: Cues) -> Evidence:
+        why = f"{det.label} with official cues: " + "; ".join(c.reason for c in found)
+        details = self.official_details(results, vehicle_class=det.label, vehicle_score=round(det.score, 3))
+        return self.evidence(self.official_kind, "government vehicle", score, why, box, details)
 
 
 @register_detector("vehicles")
