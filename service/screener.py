@@ -69,7 +69,8 @@ def build_recognizer(settings: Settings) -> Recognizer:
     from detectors.recognition.bank import bank_for
     from detectors.recognition.heads import HeadSet
     from detectors.recognition.stage import FeatureExtractor
-    from detectors.runtime.mobilenet import shared_pretrained, verified_file
+    from detectors.runtime.manifest import verify_pinned
+    from detectors.runtime.mobilenet import shared_pretrained
     from detectors.runtime.yolo import shared_yolo_runner
     from service.settings import WEIGHTS_DIR
 
@@ -79,7 +80,7 @@ def build_recognizer(settings: Settings) -> Recognizer:
         raise ModelMissing(str(exc)) from None
     models = shared_pretrained(WEIGHTS_DIR, threads=settings.yolo.threads)
     heads_path = Path(settings.recognition.heads)
-    verified_file(heads_path, _pinned_sha256(heads_path))
+    verify_pinned(heads_path)
     heads = HeadSet.load(heads_path)
     bank = bank_for(
         settings.data_dir, min_similarity=settings.recognition.bank_min_similarity, k=settings.recognition.bank_k
@@ -94,16 +95,6 @@ def build_recognizer(settings: Settings) -> Recognizer:
             "`assetscreen train heads` on this configuration, or configure the models they were fitted with"
         )
     return Recognizer(extractor, heads, bank)
-
-
-def _pinned_sha256(path: Path) -> str | None:
-    """The sha256 `manifest.toml` beside `path` records for it, if any."""
-    from detectors.runtime.manifest import MANIFEST_NAME, load_manifest
-
-    manifest = path.parent / MANIFEST_NAME
-    if not manifest.is_file():
-        return None
-    return next((e.sha256 for e in load_manifest(manifest).values() if e.file == path.name and e.sha256), None)
 
 
 _DEFAULT: Any = object()

@@ -107,7 +107,7 @@ def test_yolox_on_an_image_returns_boxes_inside_it():
 
 
 def test_missing_shipped_model_is_model_missing(tmp_path: Path):
-    from detectors.runtime.mobilenet import verified_file
+    from detectors.runtime.manifest import verified_file
 
     with pytest.raises(ModelMissing, match="nothing.onnx is missing"):
         verified_file(tmp_path / "nothing.onnx", None)

@@ -64,6 +64,36 @@ def manifest_entry(weights_dir: Path, name: str) -> ModelEntry:
     return entries[name]
 
 
+def pinned_sha256(path: Path) -> str | None:
+    """The sha256 that the `manifest.toml` beside `path` records for it, if any."""
+    manifest = path.parent / MANIFEST_NAME
+    if not manifest.is_file():
+        return None
+    return next((e.sha256 for e in load_manifest(manifest).values() if e.file == path.name and e.sha256), None)
+
+
+def verified_file(path: Path, sha256: str | None) -> Path:
+    """`path` if present and (when a hash is given) intact; ModelMissing naming the file otherwise."""
+    if not path.is_file():
+        raise ModelMissing(
+            f"model file {path} is missing; it ships with AssetScreen (weights/): reinstall the package, or set "
+            f"ASSETSCREEN_WEIGHTS to a folder holding it"
+        )
+    if sha256:
+        digest = file_sha256(path)
+        if digest != sha256:
+            raise ModelMissing(
+                f"model file {path} is corrupt: sha256 {digest[:16]}... differs from the manifest's {sha256[:16]}...; "
+                "reinstall the package or restore the file"
+            )
+    return path
+
+
+def verify_pinned(path: Path) -> Path:
+    """`path` checked against the hash its manifest pins (files no manifest pins pass as they are)."""
+    return verified_file(path, pinned_sha256(path))
+
+
 def model_status(entry: ModelEntry, weights_dir: Path) -> dict[str, Any]:
     """Present or missing, and whether its sha256 matches the manifest (when one is recorded)."""
     path = weights_dir / entry.file
@@ -96,4 +126,13 @@ def model_status(entry: ModelEntry, weights_dir: Path) -> dict[str, Any]:
     return row
 
 
-__all__ = ["MANIFEST_NAME", "ModelEntry", "load_manifest", "manifest_entry", "model_status"]
+__all__ = [
+    "MANIFEST_NAME",
+    "ModelEntry",
+    "load_manifest",
+    "manifest_entry",
+    "model_status",
+    "pinned_sha256",
+    "verified_file",
+    "verify_pinned",
+]

@@ -40,23 +40,6 @@ def prepare(rgb: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(out[None], dtype=np.uint8)
 
 
-def verified_file(path: Path, sha256: str | None) -> Path:
-    """`path` if present and (when a hash is given) intact; ModelMissing naming the file otherwise."""
-    if not path.is_file():
-        raise ModelMissing(
-            f"model file {path} is missing; it ships with AssetScreen (weights/): reinstall the package, or set "
-            f"ASSETSCREEN_WEIGHTS to a folder holding it"
-        )
-    if sha256:
-        digest = file_sha256(path)
-        if digest != sha256:
-            raise ModelMissing(
-                f"model file {path} is corrupt: sha256 {digest[:16]}... differs from the manifest's {sha256[:16]}...; "
-                "reinstall the package or restore the file"
-            )
-    return path
-
-
 class _OnnxModel:
     def __init__(self, path: Path, threads: int) -> None:
         from detectors.errors import DetectorUnavailable
@@ -143,24 +126,25 @@ _shared_lock = threading.Lock()
 
 def shared_pretrained(weights_dir: Path, threads: int = 2) -> PretrainedModels:
     """The shipped MobileNets from `weights_dir`, hash-checked against its manifest, loaded once per process."""
-    from detectors.runtime.manifest import manifest_entry
+    from detectors.runtime.manifest import MANIFEST_NAME, load_manifest, verified_file
 
     key = (str(weights_dir.resolve()), threads)
     with _shared_lock:
         if key not in _shared:
-            cls = manifest_entry(weights_dir, "mobilenet_v2")
-            emb = manifest_entry(weights_dir, "mobilenet_v1_embedder")
-            labels = manifest_entry(weights_dir, "imagenet_labels")
+            entries = load_manifest(weights_dir / MANIFEST_NAME)
+            missing = {"mobilenet_v2", "mobilenet_v1_embedder", "imagenet_labels"} - set(entries)
+            if missing:
+                raise ModelMissing(f"{weights_dir / MANIFEST_NAME} has no entry for {sorted(missing)}")
+
+            def shipped(name: str) -> Path:
+                return verified_file(weights_dir / entries[name].file, entries[name].sha256)
+
             _shared[key] = PretrainedModels(
-                ImageNetClassifier(
-                    verified_file(weights_dir / cls.file, cls.sha256),
-                    verified_file(weights_dir / labels.file, labels.sha256),
-                    threads,
-                ),
-                Embedder(verified_file(weights_dir / emb.file, emb.sha256), threads),
+                ImageNetClassifier(shipped("mobilenet_v2"), shipped("imagenet_labels"), threads),
+                Embedder(shipped("mobilenet_v1_embedder"), threads),
             )
         return _shared[key]
 
 
 __all__ = ["Embedder", "ImageFeatures", "ImageNetClassifier", "PretrainedModels", "image_features", "prepare",
-           "shared_pretrained", "verified_file"]
+           "shared_pretrained"]

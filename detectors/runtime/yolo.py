@@ -198,11 +198,11 @@ class OnnxYoloRunner:
         iou: float = 0.45,
         threads: int = 2,
         max_det: int = 300,
+        session: Any | None = None,
     ) -> None:
         self.path = Path(model_path)
-        self._session = onnx_session(self.path, threads)
+        self._session = session if session is not None else onnx_session(self.path, threads)
         meta = self._session.get_modelmeta().custom_metadata_map
-        self.output_meta = self._session.get_outputs()
         inp = self._session.get_inputs()[0]
         self._input_name = inp.name
         shape = list(inp.shape)
@@ -322,12 +322,12 @@ def load_runner(
         raise DetectorUnavailable("yolo", missing_model_message(path), missing_file=str(path))
     if path.suffix.lower() == ".pt":
         return UltralyticsYoloRunner(path, imgsz=imgsz, conf=conf, iou=iou)
-    runner = OnnxYoloRunner(path, imgsz=imgsz, conf=conf, iou=iou, threads=threads)
     from detectors.runtime.yolox import YoloxRunner, is_yolox_export
 
-    if is_yolox_export(runner.output_meta):  # the shipped Apache-2.0 model: another head layout and input format
-        return YoloxRunner(path, conf=conf, iou=iou, threads=threads)
-    return runner
+    session = onnx_session(path, threads)  # loaded once, then handed to the runner its output layout calls for
+    if is_yolox_export(session.get_outputs()):  # the shipped Apache-2.0 model: another head layout and input format
+        return YoloxRunner(path, conf=conf, iou=iou, threads=threads, session=session)
+    return OnnxYoloRunner(path, imgsz=imgsz, conf=conf, iou=iou, threads=threads, session=session)
 
 
 _shared_runners: dict[tuple[Any, ...], YoloRunner] = {}
@@ -341,27 +341,12 @@ def shared_yolo_runner(yolo_settings: Any) -> YoloRunner:
     key = (str(path.resolve()), s.imgsz, s.conf, s.iou, s.threads)
     with _shared_lock:
         if key not in _shared_runners:
-            check_against_manifest(path)
+            if path.is_file():
+                from detectors.runtime.manifest import verify_pinned
+
+                verify_pinned(path)
             _shared_runners[key] = load_runner(path, imgsz=s.imgsz, conf=s.conf, iou=s.iou, threads=s.threads)
         return _shared_runners[key]
-
-
-def check_against_manifest(path: Path) -> None:
-    """A model file that `manifest.toml` beside it pins must match its sha256 (a corrupt shipped model is an error)."""
-    from detectors.errors import ModelMissing
-    from detectors.runtime.manifest import MANIFEST_NAME, load_manifest
-
-    manifest = path.parent / MANIFEST_NAME
-    if not path.is_file() or not manifest.is_file():
-        return
-    for entry in load_manifest(manifest).values():
-        if entry.file == path.name and entry.sha256:
-            digest = file_sha256(path)
-            if digest != entry.sha256:
-                raise ModelMissing(
-                    f"model file {path} is corrupt: sha256 {digest[:16]}... differs from the manifest's "
-                    f"{entry.sha256[:16]}...; reinstall the package or restore the file"
-                )
 
 
 def check_classes(runner: YoloRunner, wanted: Iterable[str], role: str, detector: str) -> frozenset[str]:

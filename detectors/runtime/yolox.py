@@ -14,6 +14,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -87,9 +88,10 @@ class YoloxRunner:
         iou: float = 0.45,
         threads: int = 2,
         max_det: int = 300,
+        session: Any | None = None,
     ) -> None:
         self.path = Path(model_path)
-        self._session = onnx_session(self.path, threads)
+        self._session = session if session is not None else onnx_session(self.path, threads)
         inp = self._session.get_inputs()[0]
         self._input_name = inp.name
         self.input_size = (int(inp.shape[2]), int(inp.shape[3]))
