@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,7 @@ from detectors.evidence import OFFICIAL_ASSET_KINDS, DetectorStatus
 from detectors.recognition.features import RawFeatures
 from detectors.recognition.stage import FeatureExtractor
 from detectors.recognition.train import OFFICIAL, TrainResult, fit_heads
+from detectors.runtime.yolo import file_sha256
 from service.evaluation import LABEL_KINDS, EvalReport
 from service.media import read_file
 from service.screener import Screener, build_detectors
@@ -75,10 +76,6 @@ def read_samples(folder: Path, labels_csv: Path, exclude: set[str] = frozenset()
             group = (row.get("group") or "").strip() or from_sources.get(name) or fallback
             out.append(Sample(folder / name, name, kinds, group, str(labels_csv)))
     return out
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 class FeatureCache:
@@ -174,56 +171,55 @@ def extract_all(
     progress: Callable[[int, int, str], None] | None = None,
     workers: int = 1,
 ) -> tuple[list[Sample], list[RawFeatures], list[dict[str, str]]]:
-    kept, raws, errors = [], [], []
-    if workers > 1:
-        _fill_cache_parallel(pipeline, samples, cache, workers, progress)
+    """Every sample's features: from the cache where present, else computed (in `workers` processes, each with
+    its own models) and cached. Each file is hashed and looked up once."""
+    found: dict[int, RawFeatures] = {}
+    failed: dict[int, str] = {}
+    todo: list[tuple[int, str]] = []
     for i, s in enumerate(samples):
-        if progress:
-            progress(i + 1, len(samples), s.name)
         try:
-            key = _sha256(s.path)
-            raw = cache.get(key) if cache else None
-            if raw is None:
-                raw = pipeline.features(s.path)
-                if cache:
-                    cache.put(key, raw)
-        except (AssetScreenError, OSError) as exc:
-            errors.append({"file": s.name, "error": str(exc)})
+            key = file_sha256(s.path)
+        except OSError as exc:
+            failed[i] = str(exc)
             continue
-        kept.append(s)
-        raws.append(raw)
+        raw = cache.get(key) if cache else None
+        if raw is None:
+            todo.append((i, key))
+        else:
+            found[i] = raw
+    for n, (i, key, raw, err) in enumerate(_compute(pipeline, samples, todo, workers), start=1):
+        if progress:
+            progress(n, len(todo), samples[i].name)
+        if raw is None:
+            failed[i] = err
+            continue
+        found[i] = raw
+        if cache:
+            cache.put(key, raw)
+    kept = [s for i, s in enumerate(samples) if i in found]
+    raws = [found[i] for i in range(len(samples)) if i in found]
+    errors = [{"file": samples[i].name, "error": failed[i]} for i in sorted(failed)]
     return kept, raws, errors
 
 
-def _fill_cache_parallel(
-    pipeline: FeaturePipeline,
-    samples: Sequence[Sample],
-    cache: FeatureCache | None,
-    workers: int,
-    progress: Callable[[int, int, str], None] | None,
-) -> None:
-    """Compute the uncached features in `workers` processes (each loads its own models); errors are left for the
-    sequential pass to report."""
+def _compute(
+    pipeline: FeaturePipeline, samples: Sequence[Sample], todo: Sequence[tuple[int, str]], workers: int
+) -> Iterator[tuple[int, str, RawFeatures | None, str]]:
+    """(index, key, features or None, error) for each uncached sample, in order."""
+    if workers <= 1 or len(todo) < 2:
+        for i, key in todo:
+            try:
+                yield i, key, pipeline.features(samples[i].path), ""
+            except (AssetScreenError, OSError) as exc:
+                yield i, key, None, str(exc)
+        return
     import multiprocessing as mp
 
-    if cache is None:
-        return
-    todo = []
-    for s in samples:
-        try:
-            key = _sha256(s.path)
-        except OSError:
-            continue
-        if cache.get(key) is None:
-            todo.append((s, key))
     ctx = mp.get_context("spawn")
     with ctx.Pool(workers, initializer=_init_worker, initargs=(pipeline.settings,)) as pool:
-        for i, (res, _err) in enumerate(pool.imap(_work, [s.path for s, _ in todo], chunksize=1)):
-            s, key = todo[i]
-            if progress:
-                progress(i + 1, len(todo), s.name)
-            if res is not None:
-                cache.put(key, res)
+        results = pool.imap(_work, [samples[i].path for i, _ in todo], chunksize=1)
+        for (i, key), (raw, err) in zip(todo, results, strict=True):
+            yield i, key, raw, err
 
 
 def cv_report(samples: Sequence[Sample], result: TrainResult) -> EvalReport:
@@ -263,7 +259,7 @@ def train_heads(
         data["sources"].append(
             {
                 "labels": labels.name,
-                "labels_sha256": _sha256(labels),
+                "labels_sha256": file_sha256(labels),
                 "photos": len(got),
                 "groups": len({s.group for s in got}),
             }

@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -149,10 +148,6 @@ class ExampleBank:
 
 def bank_for(data_dir: Path, **kwargs: Any) -> ExampleBank:
     return ExampleBank(Path(data_dir) / "examples", **kwargs)
-
-
-def ids(examples: Sequence[Example]) -> list[str]:
-    return [e.id for e in examples]
 
 
 __all__ = ["BANK_KINDS", "NEGATIVE", "Example", "ExampleBank", "Vote", "bank_for"]

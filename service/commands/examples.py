@@ -12,13 +12,13 @@ running service loads the bank when it starts, so restart it after changes.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
 
 from detectors.errors import BadInput
 from detectors.recognition.bank import BANK_KINDS, ExampleBank, bank_for
+from detectors.runtime.yolo import file_sha256
 
 
 def _bank(args: argparse.Namespace) -> tuple[ExampleBank, Any]:
@@ -41,7 +41,7 @@ def cmd_add(args: argparse.Namespace) -> int:
         if len(media.frames) != 1:
             raise BadInput(f"{path}: add a still image (this file has {len(media.frames)} frames)")
         vector = models.features(media.frames[0].rgb).embedding
-        digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+        digest = file_sha256(path)
         ex = bank.add(args.kind, vector, note=args.note or Path(path).name, sha256=digest)
         print(f"added {ex.id} ({ex.kind}) from {path}")
     print(f"bank: {bank.describe()['examples']} example(s) in {bank.folder}")
