@@ -156,7 +156,7 @@ def cmd_detectors(args: argparse.Namespace) -> int:
         print(f"{s.detector:<12} {s.status:<12} {s.message}")
     rec = screener.recognizer
     if rec is not None:
-        kinds = ", ".join(sorted(getattr(getattr(rec, "heads", None), "heads", {}) or ()))
+        kinds = ", ".join(sorted(rec.produces))
         print(f"{rec.name:<12} ready        {rec.version}  produces {kinds} (learned, calibrated)")
     return 0
 

@@ -126,11 +126,9 @@ class Screener:
 
     def _missing_cue_inputs(self) -> tuple[DetectorStatus, ...]:
         """A learned stage fitted on cue detectors that are not running here sees those cues as absent: say so."""
-        spec = getattr(getattr(self.recognizer, "heads", None), "spec", None)
-        if spec is None:
+        if self.recognizer is None:
             return ()
-        needed = {key.split(":", 1)[0] for key in spec.cue_keys}
-        missing = sorted(needed - {d.name for d in self.detectors.image})
+        missing = sorted(self.recognizer.cue_detectors - {d.name for d in self.detectors.image})
         if not missing:
             return ()
         msg = f"the heads use cues of detectors not running here ({', '.join(missing)}): scores may be lower"

@@ -75,6 +75,8 @@ class EchoRecognizer:
     name = "recognition"
     version = "echo"
     versions = {"recognition": "echo"}
+    produces = OFFICIAL_ASSET_KINDS
+    cue_detectors: frozenset[str] = frozenset()
 
     def recognise(self, ctx: ImageContext, evidence: Any) -> list[Evidence]:
         return [

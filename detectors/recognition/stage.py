@@ -22,13 +22,13 @@ from detectors.recognition.heads import HeadSet
 from detectors.runtime.mobilenet import PretrainedModels, image_features
 from detectors.runtime.yolo import Detection, YoloRunner, objects
 
+_NONE: tuple[frozenset[str], frozenset[str]] = (frozenset(), frozenset())
 # Which cue evidence and which object boxes give a learned finding its box.
 _SUPPORT: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     Kind.GOV_VEHICLE.value: (frozenset({"gov_vehicle"}), VEHICLE_CLASSES),
     Kind.UNIFORM.value: (frozenset({"uniform"}), frozenset({"person"})),
     Kind.INSIGNIA.value: (frozenset({"insignia", "office_setting"}), frozenset()),
     Kind.OFFICIAL_DOCUMENT.value: (frozenset({"official_document", "document"}), frozenset()),
-    Kind.DOCUMENT.value: (frozenset({"document"}), frozenset()),
 }
 
 
@@ -40,6 +40,14 @@ class RecognitionStage(Protocol):
 
     @property
     def version(self) -> str: ...
+
+    @property
+    def produces(self) -> frozenset[str]: ...
+
+    @property
+    def cue_detectors(self) -> frozenset[str]:
+        """The cue detectors whose evidence its features read."""
+        ...
 
     @property
     def versions(self) -> dict[str, str]: ...
@@ -86,6 +94,14 @@ class Recognizer:
     def versions(self) -> dict[str, str]:
         return {"recognition": self.heads.version, **self.extractor.versions}
 
+    @property
+    def produces(self) -> frozenset[str]:
+        return frozenset(self.heads.heads)
+
+    @property
+    def cue_detectors(self) -> frozenset[str]:
+        return frozenset(key.split(":", 1)[0] for key in self.heads.spec.cue_keys)
+
     def recognise(self, ctx: ImageContext, evidence: Sequence[Evidence]) -> list[Evidence]:
         t0 = time.perf_counter()
         raw = self.extractor.raw(ctx, evidence)
@@ -98,7 +114,7 @@ class Recognizer:
             p = head.probability(blocks)
             if p < head.report_floor:
                 continue
-            support = [e for e in evidence if e.kind in _SUPPORT.get(kind, (frozenset(), frozenset()))[0]]
+            support = [e for e in evidence if e.kind in _SUPPORT.get(kind, _NONE)[0]]
             contrib = head.contributions(blocks, self.heads.spec)
             cues = "; ".join(f"{e.detector}: {e.explanation}" for e in support[:3]) or "no hand-written cue fired"
             looks = ", ".join(f"{n} {s:.2f}" for n, s in top[:3])
@@ -158,7 +174,7 @@ class Recognizer:
         boxed = [e for e in support if e.box is not None]
         if boxed:
             return max(boxed, key=lambda e: e.score).box
-        classes = _SUPPORT.get(kind, (frozenset(), frozenset()))[1]
+        classes = _SUPPORT.get(kind, _NONE)[1]
         dets = [d for d in self.extractor.detections(ctx) if d.label in classes]
         if dets:
             return max(dets, key=lambda d: d.area).box

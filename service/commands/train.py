@@ -12,6 +12,7 @@ computes the new ones.
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import sys
 from pathlib import Path
@@ -64,11 +65,12 @@ def cmd_heads(args: argparse.Namespace) -> int:
     report = cv_report(samples, result)
     report.errors = errors
     if args.oof:
-        with open(args.oof, "w", encoding="utf-8") as fh:
-            fh.write("file,group,labels," + ",".join(result.oof) + "\n")
+        with open(args.oof, "w", encoding="utf-8", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(["file", "group", "labels", *result.oof])
             for i, s in enumerate(samples):
-                probs = ",".join(f"{result.oof[k][i]:.4f}" for k in result.oof)
-                fh.write(f"\"{s.name}\",\"{s.group}\",\"{','.join(sorted(s.kinds))}\",{probs}\n")
+                probs = [f"{result.oof[k][i]:.4f}" for k in result.oof]
+                writer.writerow([s.name, s.group, ",".join(sorted(s.kinds)), *probs])
     if args.json:
         d: dict[str, Any] = report.to_dict()
         d.pop("misclassified")
