@@ -126,7 +126,11 @@ class ExampleBank:
 
     def votes(self, vector: np.ndarray) -> list[Vote]:
         """One vote per kind with a close example: score = its share of the close neighbours' similarity."""
-        close = [(e, s) for e, s in self.nearest(vector) if s >= self.min_similarity]
+        return self.votes_among(self.nearest(vector))
+
+    def votes_among(self, neighbours: list[tuple[Example, float]]) -> list[Vote]:
+        """The votes of already-found nearest neighbours (those at or above the similarity floor count)."""
+        close = [(e, s) for e, s in neighbours if s >= self.min_similarity]
         if not close:
             return []
         total = sum(s for _, s in close)

@@ -12,11 +12,11 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 from detectors.base import ImageContext
 from detectors.evidence import Box, Evidence, Kind
-from detectors.recognition.bank import ExampleBank
+from detectors.recognition.bank import Example, ExampleBank
 from detectors.recognition.features import VEHICLE_CLASSES, RawFeatures
 from detectors.recognition.heads import HeadSet
 from detectors.runtime.mobilenet import PretrainedModels, image_features
@@ -108,7 +108,8 @@ class Recognizer:
         blocks = raw.blocks(self.heads.spec)
         labels = self.extractor.models.classifier.labels
         top = image_features(ctx, self.extractor.models).top_classes(labels, 5)
-        nearest = self._nearest(raw)
+        near = self.bank.nearest(raw.embedding) if self.bank is not None and len(self.bank) else []
+        nearest = [{"id": e.id, "kind": e.kind, "similarity": round(sim, 3)} for e, sim in near[:3]]
         out: list[Evidence] = []
         for kind, head in sorted(self.heads.heads.items()):
             p = head.probability(blocks)
@@ -139,20 +140,15 @@ class Recognizer:
                     },
                 )
             )
-        out.extend(self._bank_evidence(raw))
+        out.extend(self._bank_evidence(near))
         ctx.timings_ms["recognition"] = ctx.timings_ms.get("recognition", 0.0) + (time.perf_counter() - t0) * 1000
         return out
 
-    def _nearest(self, raw: RawFeatures) -> list[dict[str, Any]]:
-        if self.bank is None or not len(self.bank):
-            return []
-        return [{"id": e.id, "kind": e.kind, "similarity": round(s, 3)} for e, s in self.bank.nearest(raw.embedding, 3)]
-
-    def _bank_evidence(self, raw: RawFeatures) -> list[Evidence]:
-        if self.bank is None or not len(self.bank):
+    def _bank_evidence(self, near: list[tuple[Example, float]]) -> list[Evidence]:
+        if self.bank is None or not near:
             return []
         out = []
-        for v in self.bank.votes(raw.embedding):
+        for v in self.bank.votes_among(near):
             names = ", ".join(f"{i} ({s:.2f})" for i, s in v.neighbours)
             out.append(
                 Evidence(
