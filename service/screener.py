@@ -18,6 +18,7 @@ from typing import Any
 from detectors.base import DetectorRegistry, ImageContext, ImageDetector, TextDetector
 from detectors.errors import AssetScreenError, ConfigError, DetectorUnavailable, ModelMissing
 from detectors.evidence import DecisionLevel, DetectorStatus, Evidence, Post, Verdict
+from detectors.recognition.bank import ExampleBank
 from detectors.recognition.stage import RecognitionStage, Recognizer
 from service.policy import Policy
 from service.settings import Settings
@@ -60,13 +61,20 @@ def build_detectors(settings: Settings, names: Sequence[str] | None = None) -> B
     return BuiltDetectors(tuple(image), tuple(text), tuple(unavailable))
 
 
+def example_bank(settings: Settings) -> ExampleBank:
+    """The operator's example bank under the data folder, with the configured similarity floor and k."""
+    from detectors.recognition.bank import bank_for
+
+    r = settings.recognition
+    return bank_for(settings.data_dir, min_similarity=r.bank_min_similarity, k=r.bank_k)
+
+
 def build_recognizer(settings: Settings) -> Recognizer:
     """The learned stage: shipped MobileNets, the object model, the heads file and the example bank.
 
     Every file is required and hash-checked: a missing or corrupt one is a ModelMissing naming it (exit 3, HTTP
     503), because a screener without its heads would call a police car `clear`.
     """
-    from detectors.recognition.bank import bank_for
     from detectors.recognition.heads import HeadSet
     from detectors.recognition.stage import FeatureExtractor
     from detectors.runtime.manifest import verify_pinned
@@ -82,9 +90,7 @@ def build_recognizer(settings: Settings) -> Recognizer:
     heads_path = Path(settings.recognition.heads)
     verify_pinned(heads_path)
     heads = HeadSet.load(heads_path)
-    bank = bank_for(
-        settings.data_dir, min_similarity=settings.recognition.bank_min_similarity, k=settings.recognition.bank_k
-    )
+    bank = example_bank(settings)
     extractor = FeatureExtractor(models, runner)
     fitted_with = dict(heads.recipe.get("models") or {})
     differ = {k: (v, extractor.versions.get(k)) for k, v in fitted_with.items() if extractor.versions.get(k) != v}

@@ -17,16 +17,16 @@ from pathlib import Path
 from typing import Any
 
 from detectors.errors import BadInput
-from detectors.recognition.bank import BANK_KINDS, ExampleBank, bank_for
+from detectors.recognition.bank import BANK_KINDS, ExampleBank
 from detectors.runtime.yolo import file_sha256
 
 
 def _bank(args: argparse.Namespace) -> tuple[ExampleBank, Any]:
+    from service.screener import example_bank
     from service.settings import Settings
 
     settings = Settings.load(getattr(args, "config", None))
-    r = settings.recognition
-    return bank_for(settings.data_dir, min_similarity=r.bank_min_similarity, k=r.bank_k), settings
+    return example_bank(settings), settings
 
 
 def cmd_add(args: argparse.Namespace) -> int:
