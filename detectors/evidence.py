@@ -50,10 +50,13 @@ class DecisionLevel(StrEnum):
     CLEAR = "clear"
     REVIEW = "review"
     VIOLATION = "violation"
+    # A detector that should have run did not (missing model, error): no clear can be given. Never a rule's
+    # outcome; the screener sets it. HTTP 503, exit code 3.
+    INCOMPLETE = "incomplete"
 
     @property
     def rank(self) -> int:
-        return {"clear": 0, "review": 1, "violation": 2}[self.value]
+        return {"clear": 0, "review": 1, "violation": 2, "incomplete": 3}[self.value]
 
 
 def _check_unit(name: str, value: float) -> None:
@@ -149,7 +152,11 @@ def clip_box(box: Sequence[float], width: int, height: int) -> Box | None:
 
 @dataclass(frozen=True)
 class Author:
-    """Who posted: the account id is what exemptions are registered by."""
+    """Who posted: the account id is what exemptions are registered by.
+
+    `verified` says whether the account id comes from someone trusted to assert it (an integration key, the
+    operator at the command line). An unverified claim is recorded but never earns an exemption.
+    """
 
     account_id: str = ""
     display_name: str = ""
@@ -157,6 +164,7 @@ class Author:
     metadata: Mapping[str, Any] = field(default_factory=dict)
     # For posts in a group: the group's admins, who share liability for violations (OM of 02.09.2024 para 6).
     group_admins: tuple[str, ...] = ()
+    verified: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "group_admins", tuple(self.group_admins))

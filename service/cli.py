@@ -1,6 +1,7 @@
 """The `assetscreen` command line: a thin adapter over `Screener.screen` and the core functions.
 
-Exit codes: 0 ok, 1 internal error, 2 bad input or config, 3 a required model is missing.
+Exit codes: 0 ok, 1 internal error, 2 bad input or config, 3 a required model is missing or the verdict is
+incomplete (a detector could not run). `assetscreen hook` adds one code per verdict (see its help).
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from detectors.errors import AssetScreenError
-from detectors.evidence import Author, Post, PostImage
+from detectors.errors import AssetScreenError, BadInput
+from detectors.evidence import Author, DecisionLevel, Post, PostImage
 
 # Command groups in their own modules (each defines register(subparsers)); a module not present is skipped.
 COMMAND_MODULES: tuple[str, ...] = (
@@ -25,6 +26,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "service.commands.policy",
     "service.commands.train",
     "service.commands.examples",
+    "service.commands.captions",
+    "service.commands.service",
 )
 
 
@@ -51,6 +54,8 @@ def _add_common(p: argparse.ArgumentParser) -> None:
 def cmd_screen(args: argparse.Namespace) -> int:
     from service.media import read_file
 
+    if not args.images and not (args.caption or "").strip():
+        raise BadInput("give at least one image or a --caption")
     screener = _screener(args)
     images: list[PostImage] = []
     for path in args.images:
@@ -60,15 +65,18 @@ def cmd_screen(args: argparse.Namespace) -> int:
         caption=args.caption or "",
         author=Author(
             account_id=args.account or "",
+            verified=True,  # the operator at the command line is trusted to say who posted
             group_id=args.group_id,
             group_admins=tuple(a.strip() for a in (args.group_admins or "").split(",") if a.strip()),
         ),
         post_id=args.post_id or ",".join(p.name for p in args.images),
     )
     verdict = screener.screen(post)
+    # An incomplete verdict (a detector could not run) is not an answer: exit 3, as for a missing model.
+    code = 3 if verdict.decision == DecisionLevel.INCOMPLETE else 0
     if args.json:
         print(json.dumps(verdict.to_dict(), ensure_ascii=False, indent=2))
-        return 0
+        return code
     print(f"{verdict.decision.value.upper()}  score {verdict.score:.2f}  (policy {verdict.policy_version})")
     for f in verdict.findings:
         exempt = f" (exempt: {f.exempted_by})" if f.exempted_by else ""
@@ -85,7 +93,7 @@ def cmd_screen(args: argparse.Namespace) -> int:
     for s in verdict.detector_status:
         print(f"  ! {s.detector} {s.status}: {s.message}")
     print("timings (ms): " + ", ".join(f"{k} {v:.0f}" for k, v in verdict.timings_ms.items()))
-    return 0
+    return code
 
 
 def cmd_scan(args: argparse.Namespace) -> int:
@@ -167,7 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("screen", help="screen one post made of one or more images")
-    p.add_argument("images", nargs="+", type=Path)
+    p.add_argument("images", nargs="*", type=Path, help="images or videos (none: a caption-only post)")
     p.add_argument("--caption", help="the post's caption text")
     p.add_argument("--account", help="the author's account id (for exemptions)")
     p.add_argument("--group-id", help="the group the post was made in")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import os
+import struct
 import tempfile
 import warnings
 from dataclasses import dataclass
@@ -116,9 +117,27 @@ def decode_image(data: bytes, limits: MediaLimits | None = None, name: str = "up
         if isinstance(exc, UnidentifiedImageError):
             raise UnsupportedMedia(f"{name}: not a recognised image (corrupt or wrong type)") from None
         raise MediaTooLarge(f"{name}: image is too large to decode safely") from None
-    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+    except (OSError, SyntaxError, ValueError, EOFError, TypeError, IndexError, struct.error) as exc:
+        # Pillow's plugins raise these on malformed headers and tags (TypeError/IndexError from fuzzed TIFFs)
         raise BadInput(f"{name}: image is corrupt or truncated ({type(exc).__name__}: {exc})") from None
     return DecodedMedia(frames=tuple(frames), format=fmt, original_size=(w, h))
+
+
+def probe(data: bytes, limits: MediaLimits | None = None, name: str = "upload") -> int:
+    """Pixels decoding `data` will cost (width x height x frames sampled), read from the header without decoding.
+    Raises MediaTooLarge when the image alone is over the per-image caps; 0 when the header cannot be read (the
+    decoder then says why)."""
+    limits = limits or MediaLimits()
+    if _looks_like_video(data):
+        return limits.max_frames * limits.work_side * limits.work_side
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            w, h = (int(v) for v in im.size)
+            frames = min(int(getattr(im, "n_frames", 1) or 1), limits.max_frames)
+    except Exception:  # an unreadable header is the decoder's to report, with its reason
+        return 0
+    _check_size(w, h, limits, name)
+    return w * h * max(1, frames)
 
 
 def _looks_like_video(data: bytes) -> bool:

@@ -1,14 +1,15 @@
 """The screening pipeline: `Screener.screen(post) -> Verdict`, the one core call every adapter uses.
 
-Detectors are built once per process from the registry. A detector that cannot be built (missing model file,
-missing package) or that fails on an image is reported in the verdict's `detector_status`, never silently
-skipped and never fatal for the other detectors. Every stage is timed.
+Detectors are built once per process from the registry. A detector that cannot be built (missing package) or
+that fails on an image is reported in the verdict's `detector_status`, never silently skipped and never fatal for
+the other detectors, and the verdict is `incomplete`: nothing that should have looked at the post may be missing
+from a `clear`. Only a detector switched off in the settings may be absent; the verdict lists it as `off`.
+Every stage is timed.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -104,6 +105,9 @@ def build_recognizer(settings: Settings) -> Recognizer:
 
 
 _DEFAULT: Any = object()
+# Detector statuses that make a verdict incomplete: something that should have looked at the post did not.
+# "off" (switched off in settings) and "partial" (heads missing some cue inputs, said in the verdict) do not.
+INCOMPLETE_STATUSES = frozenset({"unavailable", "error", "not_ready"})
 
 
 class Screener:
@@ -128,7 +132,7 @@ class Screener:
         self.recognizer: RecognitionStage | None = recognizer
         self.policy = policy if policy is not None else Policy.load(self.settings.policy)
         self._partial = self._missing_cue_inputs()
-        self._lock = threading.Lock()  # detectors hold ONNX sessions; one post at a time per process is fastest
+        self._off = self._switched_off()
 
     def _missing_cue_inputs(self) -> tuple[DetectorStatus, ...]:
         """A learned stage fitted on cue detectors that are not running here sees those cues as absent: say so."""
@@ -139,6 +143,17 @@ class Screener:
             return ()
         msg = f"the heads use cues of detectors not running here ({', '.join(missing)}): scores may be lower"
         return (DetectorStatus("recognition", "partial", msg),)
+
+    def _switched_off(self) -> tuple[DetectorStatus, ...]:
+        """Default detectors the settings leave out: absent by the operator's choice, said in every verdict."""
+        from service.settings import DEFAULT_DETECTORS
+
+        running = {d.name for d in self.detectors.image} | {d.name for d in self.detectors.text}
+        running |= {s.detector for s in self.detectors.unavailable}
+        return tuple(
+            DetectorStatus(name, "off", "switched off in the settings") for name in DEFAULT_DETECTORS
+            if name not in running and name not in self.settings.detectors
+        )
 
     @property
     def model_versions(self) -> dict[str, str]:
@@ -171,37 +186,40 @@ class Screener:
             _add(timings, det.name, (time.perf_counter() - t0) * 1000)
             found_all.extend(found)
         if self.recognizer is not None:
+            t0 = time.perf_counter()
             try:
                 found_all.extend(self.recognizer.recognise(ctx, found_all))
-            except AssetScreenError:
-                raise
             except Exception as exc:  # the learned stage failing must not pass for "nothing found"
                 log.exception("recognition failed on image %d", idx)
-                raise AssetScreenError(f"recognition failed on image {idx}: {type(exc).__name__}") from exc
+                statuses.append(DetectorStatus("recognition", "error", f"{type(exc).__name__}: {exc}", idx))
+            _add(timings, "recognition", (time.perf_counter() - t0) * 1000)
         return found_all
 
     def screen(self, post: Post, *, policy: Policy | None = None) -> Verdict:
         policy = policy or self.policy
         timings: dict[str, float] = {}
-        statuses: list[DetectorStatus] = [*self.detectors.unavailable, *(self._partial if post.images else ())]
+        statuses: list[DetectorStatus] = [
+            *self._off, *self.detectors.unavailable, *(self._partial if post.images else ())
+        ]
         evidence: list[Evidence] = []
         t_start = time.perf_counter()
-        with self._lock:
-            for idx, image in enumerate(post.images):
-                ctx = ImageContext(rgb=image.rgb, index=idx, name=image.name)
-                evidence.extend(e.with_image(idx) for e in self.image_evidence(ctx, statuses, timings))
-                for stage, ms in ctx.timings_ms.items():
-                    _add(timings, f"shared.{stage}", ms)
-            for tdet in self.detectors.text:
-                t0 = time.perf_counter()
-                try:
-                    evidence.extend(tdet.detect_post(post))
-                except Exception as exc:
-                    log.exception("detector %s failed", tdet.name)
-                    statuses.append(DetectorStatus(tdet.name, "error", f"{type(exc).__name__}: {exc}"))
-                _add(timings, tdet.name, (time.perf_counter() - t0) * 1000)
+        for idx, image in enumerate(post.images):
+            ctx = ImageContext(rgb=image.rgb, index=idx, name=image.name)
+            evidence.extend(e.with_image(idx) for e in self.image_evidence(ctx, statuses, timings))
+            for stage, ms in ctx.timings_ms.items():
+                _add(timings, f"shared.{stage}", ms)
+        for tdet in self.detectors.text:
+            t0 = time.perf_counter()
+            try:
+                evidence.extend(tdet.detect_post(post))
+            except Exception as exc:
+                log.exception("detector %s failed", tdet.name)
+                statuses.append(DetectorStatus(tdet.name, "error", f"{type(exc).__name__}: {exc}"))
+            _add(timings, tdet.name, (time.perf_counter() - t0) * 1000)
         t0 = time.perf_counter()
         decision, score, findings = policy.evaluate(evidence, post=post)
+        if any(st.status in INCOMPLETE_STATUSES for st in statuses):
+            decision = DecisionLevel.INCOMPLETE  # the findings stay, for information
         timings["policy"] = (time.perf_counter() - t0) * 1000
         timings["total"] = (time.perf_counter() - t_start) * 1000
         return Verdict(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -70,6 +70,69 @@ class RecognitionSettings(Strict):
     bank_k: int = Field(5, ge=1)
 
 
+def default_data_dir() -> Path:
+    """ASSETSCREEN_DATA, else $XDG_DATA_HOME/assetscreen (~/.local/share/assetscreen): never the working folder,
+    so the store, the example bank and the known hashes do not depend on where a command was started."""
+    env = os.environ.get("ASSETSCREEN_DATA")
+    if env:
+        return Path(env).expanduser().resolve()
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base).expanduser().resolve() / "assetscreen"
+
+
+class StoreSettings(Strict):
+    # A SQLAlchemy URL (postgresql+psycopg://user@host/db), "memory" for a throwaway store, or None: SQLite in
+    # WAL mode at <data_dir>/assetscreen.db. ASSETSCREEN_STORE_URL overrides (keeps passwords out of files).
+    url: str | None = None
+
+
+class RetentionSettings(Strict):
+    # Image bytes kept per result. The uploads themselves are never kept unless `originals` is on (needed to
+    # export reviewed items with their images). The evidence rendering (boxes drawn, documents redacted,
+    # longest side 800 px) is kept for non-clear results by default so a reviewer can see what was flagged.
+    evidence_images: Literal["none", "flagged", "all"] = "flagged"
+    originals: bool = False
+    image_days: int = Field(30, ge=0, description="days image bytes are kept; 0: forever")
+    result_days: int = Field(0, ge=0, description="days results are kept; 0: forever")
+
+
+def _cores() -> int:
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
+
+
+class ServiceSettings(Strict):
+    workers: int = Field(default_factory=_cores, gt=0, description="posts screened at once (threads)")
+    queue: int = Field(32, ge=0, description="requests allowed to wait for a worker before 429")
+    retry_after_s: int = Field(2, gt=0)
+    max_body_bytes: int = Field(64 * 1024 * 1024, gt=0, description="largest multipart upload, all files")
+    max_json_bytes: int = Field(16 * 1024 * 1024, gt=0, description="largest JSON body (hook, inbound)")
+    max_files: int = Field(8, gt=0, description="files per post")
+    max_caption_chars: int = Field(10_000, gt=0)
+    max_field_chars: int = Field(512, gt=0, description="ids and other short form fields")
+    max_request_pixels: int = Field(120_000_000, gt=0, description="decoded pixels per post, all images")
+
+
+class InboundSettings(Strict):
+    # Mastodon admin webhooks (status.created, report.created): the webhook's secret (or the env variable
+    # ASSETSCREEN_MASTODON_SECRET) and the hosts media may be fetched from. Nothing else is ever fetched.
+    mastodon_secret: str | None = None
+    allowed_media_hosts: list[str] = Field(default_factory=list)
+    allow_private_addresses: bool = False
+    media_timeout_s: float = Field(10.0, gt=0)
+
+
+Event = Literal["result.review", "result.violation", "result.incomplete", "result.clear"]
+
+
+class WebhookSettings(Strict):
+    max_attempts: int = Field(5, ge=1)
+    base_delay_s: float = Field(1.0, ge=0)
+    max_delay_s: float = Field(60.0, ge=0)
+    timeout_s: float = Field(5.0, gt=0)
+    events: list[Event] = Field(default_factory=lambda: list[Event](["result.review", "result.violation",
+                                                                       "result.incomplete"]))
+
+
 class Settings(Strict):
     detectors: list[str] = Field(default_factory=lambda: list(DEFAULT_DETECTORS))
     detector_options: dict[str, dict[str, Any]] = Field(default_factory=dict)
@@ -78,7 +141,12 @@ class Settings(Strict):
     recognition: RecognitionSettings = Field(default_factory=RecognitionSettings)
     media: MediaLimits = Field(default_factory=MediaLimits)
     policy: Path | None = None  # None: the packaged service/policy/policy.yaml
-    data_dir: Path = Field(default_factory=lambda: Path(os.environ.get("ASSETSCREEN_DATA", "var")))
+    data_dir: Path = Field(default_factory=default_data_dir)
+    store: StoreSettings = Field(default_factory=StoreSettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
+    service: ServiceSettings = Field(default_factory=ServiceSettings)
+    inbound: InboundSettings = Field(default_factory=InboundSettings)
+    webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
 
     def options_for(self, detector: str) -> dict[str, Any]:
         return dict(self.detector_options.get(detector, {}))
@@ -95,5 +163,11 @@ class Settings(Strict):
         env_model = os.environ.get("ASSETSCREEN_YOLO_MODEL")
         if env_model:
             data["yolo"] = {**data.get("yolo", {}), "model": env_model}
+        env_store = os.environ.get("ASSETSCREEN_STORE_URL")
+        if env_store:
+            data["store"] = {**data.get("store", {}), "url": env_store}
+        env_secret = os.environ.get("ASSETSCREEN_MASTODON_SECRET")
+        if env_secret:
+            data["inbound"] = {**data.get("inbound", {}), "mastodon_secret": env_secret}
         data.update({k: v for k, v in overrides.items() if v is not None})
         return validate_model(cls, data, f"settings{f' in {path}' if path else ''}")

@@ -25,3 +25,9 @@ def eval_dir() -> Path:
     if not (EVAL_DIR / "labels.csv").is_file():
         pytest.skip(f"evaluation photos {EVAL_DIR} not present (../shared is absent)")
     return EVAL_DIR
+
+
+@pytest.fixture(autouse=True)
+def _private_data_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test gets its own data folder (store, example bank, hashes), never the user's."""
+    monkeypatch.setenv("ASSETSCREEN_DATA", str(tmp_path_factory.mktemp("data")))

@@ -179,7 +179,7 @@ def test_every_non_clear_verdict_names_a_cited_rule_with_evidence(policy: Policy
         top = [f for f in findings if f.decision == decision]
         assert top and all(f.citation and f.evidence and f.reason for f in top)
         Verdict(decision, score, tuple(findings), tuple(evidence), {}, {})  # indices are valid
-    assert seen == set(DecisionLevel)
+    assert seen == set(DecisionLevel) - {DecisionLevel.INCOMPLETE}  # the screener's, never a rule's
 
 
 # --- same_image and custom policies ----------------------------------------------------------------------------
@@ -245,7 +245,7 @@ PERMITTED = ExemptAccount(account_id="x:spokesman", type="permission", name="Spo
 def test_official_account_clears_assets_but_is_recorded(policy: Policy) -> None:
     p = exempt(policy, OFFICIAL)
     evidence = [ev("uniform", 0.8), ev("gov_vehicle", 0.7), cap("glorification")]
-    decision, score, findings = p.evaluate(evidence, Post(caption="x", author=Author("fb:sindhpolice")))
+    decision, score, findings = p.evaluate(evidence, Post(caption="x", author=Author("fb:sindhpolice", verified=True)))
     assert decision == DecisionLevel.CLEAR and score == 0.0
     assert findings, "exempted findings are still recorded"
     for f in findings:
@@ -253,12 +253,12 @@ def test_official_account_clears_assets_but_is_recorded(policy: Policy) -> None:
         assert f.exempted_by == "official_account: fb:sindhpolice (r1)"
         assert "para 5" in f.citation and "official account" in f.reason
     # the same post from anyone else is a violation
-    assert policy.evaluate(evidence, Post(author=Author("fb:someone")))[0] == DecisionLevel.VIOLATION
+    assert policy.evaluate(evidence, Post(author=Author("fb:someone", verified=True)))[0] == DecisionLevel.VIOLATION
 
 
 def test_official_account_documents_go_to_review_and_disparaging_is_never_exempt(policy: Policy) -> None:
     p = exempt(policy, OFFICIAL)
-    author = Author("fb:sindhpolice")
+    author = Author("fb:sindhpolice", verified=True)
     decision, _, findings = p.evaluate([ev("official_document", 0.9)], author=author)
     assert decision == DecisionLevel.REVIEW
     assert finding(findings, "official-document").exempted_by is not None
@@ -270,20 +270,20 @@ def test_official_account_documents_go_to_review_and_disparaging_is_never_exempt
 def test_permission_holder_gets_review_for_glorified_assets(policy: Policy) -> None:
     p = exempt(policy, PERMITTED)
     evidence = [ev("uniform", 0.8), cap("glorification")]
-    decision, _, findings = p.evaluate(evidence, author=Author("x:spokesman"))
+    decision, _, findings = p.evaluate(evidence, author=Author("x:spokesman", verified=True))
     assert decision == DecisionLevel.REVIEW
     f = finding(findings, "glorified-official-asset")
     assert f.decision == DecisionLevel.REVIEW and f.exempted_by == "permission: x:spokesman (letter 12)"
     assert "express permission" in f.citation
     assert finding(findings, "government-uniform").decision == DecisionLevel.CLEAR
     # permission does not cover political opinion
-    assert p.evaluate([cap("political")], author=Author("x:spokesman"))[0] == DecisionLevel.VIOLATION
+    assert p.evaluate([cap("political")], author=Author("x:spokesman", verified=True))[0] == DecisionLevel.VIOLATION
 
 
 def test_expired_permission_no_longer_exempts(policy: Policy) -> None:
     p = exempt(policy, PERMITTED.model_copy(update={"valid_until": dt.date(2025, 6, 30)}))
     evidence = [ev("uniform", 0.8), cap("glorification")]
-    author = Author("x:spokesman")
+    author = Author("x:spokesman", verified=True)
     assert p.evaluate(evidence, author=author, today=dt.date(2025, 6, 30))[0] == DecisionLevel.REVIEW
     assert p.evaluate(evidence, author=author, today=dt.date(2025, 7, 1))[0] == DecisionLevel.VIOLATION
 
@@ -297,7 +297,7 @@ def test_registry_file_named_by_the_policy_is_loaded(tmp_path: Path) -> None:
     )
     p = Policy.load(tmp_path / "policy.yaml")
     assert set(p.exempt_accounts) == {"fb:dc.karachi"}
-    decision, _, findings = p.evaluate([ev("insignia")], author=Author("fb:dc.karachi"))
+    decision, _, findings = p.evaluate([ev("insignia")], author=Author("fb:dc.karachi", verified=True))
     assert decision == DecisionLevel.CLEAR and findings[0].exempted_by
     # a registry entry of an unknown type, or with an unknown key, is named
     (tmp_path / "accounts.yaml").write_text("accounts:\n  - {account_id: a1, type: vip}\n", encoding="utf-8")
@@ -381,10 +381,10 @@ def test_screener_applies_exemptions_from_the_post_author(policy: Policy) -> Non
     built = BuiltDetectors((RedPatchDetector(),), (CaptionWordDetector(),), ())
     screener = Screener(Settings(), detectors=built, policy=exempt(policy, OFFICIAL), recognizer=EchoRecognizer())
     image = PostImage("a.png", rgb)
-    v = screener.screen(Post(images=(image,), caption="Proud day", author=Author("fb:someone")))
+    v = screener.screen(Post(images=(image,), caption="Proud day", author=Author("fb:someone", verified=True)))
     assert v.decision == DecisionLevel.VIOLATION
     assert "glorified-official-asset" in {f.rule_id for f in v.findings}
-    v = screener.screen(Post(images=(image,), caption="Proud day", author=Author("fb:sindhpolice")))
+    v = screener.screen(Post(images=(image,), caption="Proud day", author=Author("fb:sindhpolice", verified=True)))
     assert v.decision == DecisionLevel.CLEAR and all(f.exempted_by for f in v.findings)
 
 

@@ -5,7 +5,7 @@ import tests.fakes  # noqa: F401  (registers the fake detectors)
 from detectors.errors import ConfigError, ModelMissing
 from detectors.evidence import DecisionLevel, Post, PostImage
 from service.screener import Screener
-from service.settings import Settings
+from service.settings import DEFAULT_DETECTORS, Settings
 from tests.fakes import EchoRecognizer
 
 
@@ -59,9 +59,20 @@ def test_unknown_detector_is_a_config_error():
 
 def test_crashing_detector_is_reported_and_others_kept():
     v = screener("fake_crash", "fake_red").screen(Post(images=(img(True),)))
-    assert [s.status for s in v.detector_status] == ["error"]
-    assert "boom" in v.detector_status[0].message
+    failed = [s for s in v.detector_status if s.status != "off"]
+    assert [s.status for s in failed] == ["error"]
+    assert "boom" in failed[0].message
     assert v.evidence
+    # a detector that could not look at the post makes the verdict incomplete, whatever the others found
+    assert v.decision == DecisionLevel.INCOMPLETE
+    assert screener("fake_crash").screen(Post(images=(img(False),))).decision == DecisionLevel.INCOMPLETE
+
+
+def test_detectors_left_out_of_the_settings_are_listed_as_off():
+    v = screener("fake_red").screen(Post(images=(img(False),)))
+    off = {s.detector for s in v.detector_status if s.status == "off"}
+    assert off == set(DEFAULT_DETECTORS)
+    assert v.decision == DecisionLevel.CLEAR
 
 
 def test_verdict_serialises():

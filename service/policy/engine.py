@@ -14,15 +14,19 @@ from __future__ import annotations
 
 import datetime as dt
 import string
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, PrivateAttr, model_validator
 
+from detectors.base import DetectorRegistry
 from detectors.config import Strict, read_yaml, validate_model
 from detectors.errors import ConfigError
-from detectors.evidence import Author, DecisionLevel, Evidence, Finding, Post
+from detectors.evidence import Author, DecisionLevel, Evidence, Finding, Kind, Post
+
+# Evidence the learned stage and the example bank emit, under these detector names (not in the registry).
+LEARNED_DETECTORS = frozenset({"recognition", "examples"})
 
 DEFAULT_POLICY_PATH = Path(__file__).with_name("policy.yaml")
 
@@ -180,8 +184,12 @@ class Policy(Strict):
     rules: list[Rule] = Field(min_length=1)
     exemptions: ExemptionSettings = Field(default_factory=ExemptionSettings)
     group_admins: GroupAdminLiability | None = None
+    # Evidence kinds beyond the project's own (detectors/evidence.py Kind) that this policy's rules may name,
+    # for a site's own detectors. Any other kind in a rule is an error: a typo would never fire.
+    extra_kinds: list[str] = Field(default_factory=list)
 
     _accounts: dict[str, ExemptAccount] = PrivateAttr(default_factory=dict)
+    _lookup: Callable[[str], ExemptAccount | None] | None = PrivateAttr(None)
     _source: Path | None = PrivateAttr(None)
 
     @model_validator(mode="after")
@@ -190,7 +198,19 @@ class Policy(Strict):
         dup = {i for i in ids if ids.count(i) > 1}
         if dup:
             raise ValueError(f"duplicate rule ids: {', '.join(sorted(dup))}")
+        known_kinds = {k.value for k in Kind} | set(self.extra_kinds)
+        known_detectors = set(DetectorRegistry.names()) | LEARNED_DETECTORS
         for r in self.rules:
+            conds = [*r.all_of, *r.any_of, *r.none_of]
+            bad_kinds = sorted({k for c in conds for k in c.kind_set} - known_kinds)
+            if bad_kinds:
+                raise ValueError(
+                    f"rule {r.id} names unknown evidence kinds {bad_kinds}; known: {sorted(known_kinds)} "
+                    "(declare a site detector's own kinds under extra_kinds)"
+                )
+            bad_dets = sorted({d for c in conds for d in c.detectors} - known_detectors)
+            if bad_dets:
+                raise ValueError(f"rule {r.id} names unknown detectors {bad_dets}; known: {sorted(known_detectors)}")
             missing = [c for c in r.citations if c not in self.citations]
             if missing:
                 raise ValueError(f"rule {r.id} cites unknown citation keys: {', '.join(missing)}")
@@ -237,10 +257,18 @@ class Policy(Strict):
     def exempt_accounts(self) -> Mapping[str, ExemptAccount]:
         return dict(self._accounts)
 
+    def use_exemption_lookup(self, lookup: Callable[[str], ExemptAccount | None] | None) -> None:
+        """Look exempt accounts up with `lookup` (the service's store) instead of the registry file."""
+        self._lookup = lookup
+
     def exemption_for(self, author: Author | None, today: dt.date | None = None) -> ExemptAccount | None:
-        if author is None or not author.account_id:
+        """The author's exemption, if the account is registered, unexpired, and its claim is verified (asserted by
+        someone trusted to: an integration key, the operator). An unverified claim never exempts."""
+        if author is None or not author.account_id or not author.verified:
             return None
-        entry = self._accounts.get(author.account_id)
+        entry = self._lookup(author.account_id) if self._lookup is not None else None
+        if entry is None:  # the store first, then the registry file the policy names (if any)
+            entry = self._accounts.get(author.account_id)
         if entry is None:
             return None
         if entry.valid_until is not None and entry.valid_until < (today or dt.date.today()):
