@@ -22,6 +22,7 @@ import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, FastAPI, File, Form, Header, Query, Request, UploadFile
@@ -39,6 +40,7 @@ from service.hooks import HookRequest, submission_from_hook
 from service.metrics import Metrics
 from service.notify import Notifier
 from service.pipeline import ScreeningService, Submission, purge_expired
+from service.review import DecisionIn, record_decision, review_queue
 from service.screener import Screener
 from service.settings import Settings
 from service.store import ApiKey, Exemption, ResultRecord, Store, open_store, parse_stamp, stamp
@@ -46,6 +48,7 @@ from service.store import ApiKey, Exemption, ResultRecord, Store, open_store, pa
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 VERSION = "0.2.0"
+REVIEW_HTML = Path(__file__).with_name("review.html")
 
 
 class Busy(AssetScreenError):
@@ -499,6 +502,49 @@ def create_app(
         if found is None:
             raise NotFound(f"no evidence image {image} is kept for result {result_id} (retention settings)")
         return Response(found[0], media_type="image/png")
+
+    # --- review ------------------------------------------------------------------------------------------------
+
+    def bank() -> Any:
+        rec = screener.recognizer
+        return getattr(rec, "bank", None)
+
+    @app.get("/v1/review/queue", tags=["review"])
+    def queue(
+        key: Caller,
+        order: Annotated[str, Query(pattern="^(newest|score)$")] = "newest",
+        rule: str | None = None,
+        kind: str | None = None,
+        decided: bool = False,
+        limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    ) -> dict[str, Any]:
+        """Non-clear results awaiting a decision (with `decided=true`, those decided too)."""
+        require(key, READ_ALL, "review")
+        return {"items": review_queue(store, order=order, rule=rule, kind=kind, include_decided=decided,
+                                      limit=limit)}
+
+    @app.post("/v1/results/{result_id}/decisions", tags=["review"], status_code=201)
+    def decide(result_id: str, key: Caller, body: DecisionIn) -> dict[str, Any]:
+        """Confirm, dismiss or correct a result. A confirmed or corrected kind joins the example bank at once (a
+        dismissal adds a negative example), so the next screening of a similar photo benefits."""
+        require(key, READ_ALL, "review")
+        rec = readable(store.get_result(result_id), key, result_id)
+        return record_decision(store, bank(), rec, key.name, body).to_dict()
+
+    @app.get("/v1/results/{result_id}/decisions", tags=["review"])
+    def decisions(result_id: str, key: Caller) -> dict[str, Any]:
+        require(key, READ_ALL, "review")
+        readable(store.get_result(result_id), key, result_id)
+        return {"decisions": [d.to_dict() for d in store.list_decisions(result_id=result_id)]}
+
+    @app.get("/review", include_in_schema=False)
+    def review_page() -> HTMLResponse:
+        """The review page: a static shell (no data in it); its script asks for a review key, keeps it in the
+        tab's sessionStorage and calls the JSON endpoints above with it."""
+        return HTMLResponse(REVIEW_HTML.read_text(encoding="utf-8"),
+                            headers={"Content-Security-Policy": "default-src 'self'; img-src 'self' blob:; "
+                                     "style-src 'self' 'unsafe-inline'; script-src 'self' 'unsafe-inline'",
+                                     "Cache-Control": "no-store"})
 
     # --- exemptions and audit ------------------------------------------------------------------------------------
 

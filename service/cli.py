@@ -28,12 +28,11 @@ COMMAND_MODULES: tuple[str, ...] = (
     "service.commands.examples",
     "service.commands.captions",
     "service.commands.service",
+    "service.commands.dataset",
 )
 
 
-def _screener(args: argparse.Namespace):  # type: ignore[no-untyped-def]
-    from service.policy import Policy
-    from service.screener import Screener
+def _screener_settings(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     from service.settings import Settings
 
     overrides: dict[str, object] = {}
@@ -41,7 +40,14 @@ def _screener(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         overrides["detectors"] = [d.strip() for d in args.detectors.split(",") if d.strip()]
     if getattr(args, "policy", None):
         overrides["policy"] = args.policy
-    settings = Settings.load(getattr(args, "config", None), **overrides)
+    return Settings.load(getattr(args, "config", None), **overrides)
+
+
+def _screener(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from service.policy import Policy
+    from service.screener import Screener
+
+    settings = _screener_settings(args)
     return Screener(settings, policy=Policy.load(settings.policy))
 
 
@@ -120,9 +126,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from service.evaluation import evaluate, read_labels
 
     labels = read_labels(args.labels or args.folder / "labels.csv")
-    screener = _screener(args)
     files = sorted(labels)[: args.limit] if args.limit else None
     progress = None if args.json or args.quiet else (lambda n: print(f"  {n}", file=sys.stderr))
+    if args.heads:
+        return _compare(args, {f: labels[f] for f in files} if files else labels, progress)
+    screener = _screener(args)
     report = evaluate(screener, args.folder, labels, progress=progress, files=files)
     if args.json:
         print(json.dumps(report.to_dict()))
@@ -130,6 +138,23 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         for s in screener.detectors.unavailable:
             print(f"note: detector {s.detector} {s.status}: {s.message}")
         print(report.table())
+    return 0
+
+
+def _compare(args: argparse.Namespace, labels: dict[str, set[str]], progress: object) -> int:
+    """`evaluate --heads NEW`: the current and the candidate heads on the same labelled folder."""
+    from service.learning import compare_heads, regressions
+
+    settings = _screener_settings(args)
+    current, candidate = compare_heads(settings, args.folder, labels, args.heads, progress=progress)  # type: ignore[arg-type]
+    worse = regressions(current, candidate, args.tolerance)
+    if args.json:
+        print(json.dumps({"current": current.to_dict(), "candidate": candidate.to_dict(), "regressions": worse}))
+        return 0
+    print("current heads:\n" + current.table() + "\n\ncandidate heads:\n" + candidate.table())
+    cur, cand = current.to_dict()["post"], candidate.to_dict()["post"]
+    print("\npost-level change: " + ", ".join(f"{m} {cand[m] - cur[m]:+.3f}" for m in ("precision", "recall", "f1")))
+    print("regressions: " + ("; ".join(worse) if worse else f"none beyond the tolerance {args.tolerance}"))
     return 0
 
 
@@ -198,6 +223,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--labels", type=Path, help="labels.csv (default: FOLDER/labels.csv)")
     p.add_argument("--json", action="store_true", help="print exactly one JSON object")
     p.add_argument("--limit", type=int, help="only the first N labelled files")
+    p.add_argument("--heads", type=Path, help="candidate heads: compare them with the current ones on this folder")
+    p.add_argument("--tolerance", type=float, default=0.01, help="post-level drop counted as a regression")
     p.add_argument("-q", "--quiet", action="store_true")
     _add_common(p)
     p.set_defaults(func=cmd_evaluate)

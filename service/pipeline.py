@@ -11,6 +11,9 @@ import hashlib
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
 
 from detectors.errors import BadInput, MediaTooLarge
 from detectors.evidence import Author, DecisionLevel, Post, PostImage, Verdict
@@ -18,6 +21,8 @@ from service.media import decode_image, probe
 from service.screener import Screener
 from service.settings import Settings
 from service.store import ResultRecord, Store, new_id, stamp
+
+EMBEDDING_TYPE = "application/x-float32"
 
 
 @dataclass(frozen=True)
@@ -82,9 +87,14 @@ class ScreeningService:
         frames = decode_post_media(sub.media, self.settings)
         decode_ms = (time.perf_counter() - t0) * 1000
         post = Post(images=tuple(frames), caption=sub.caption, author=sub.author, post_id=sub.post_id)
-        verdict = self.screener.screen(post)
+        embeddings: dict[int, Any] = {}
+        verdict = self.screener.screen(post, embeddings=embeddings)
         verdict_dict = verdict.to_dict()
         verdict_dict["timings_ms"] = {"decode": round(decode_ms, 2), **verdict_dict["timings_ms"]}
+        # the frames' sizes: the pixel frame every evidence box (and a reviewer's drawn box) is in
+        verdict_dict["images"] = [
+            {"name": f.name, "width": f.width, "height": f.height, "frame_index": f.frame_index} for f in frames
+        ]
         rec = ResultRecord(
             id=new_id("r"),
             created_at=stamp(),
@@ -102,6 +112,8 @@ class ScreeningService:
         )
         self.store.save_result(rec)
         self._keep_images(rec, verdict, frames, sub.media)
+        for idx, vector in embeddings.items():  # not an image: lets a review decision teach the example bank
+            self.store.save_image(rec.id, idx, "embedding", np.asarray(vector, np.float32).tobytes(), EMBEDDING_TYPE)
         if self._observe is not None:
             self._observe(verdict, decode_ms)
         if self._notify is not None:

@@ -96,3 +96,18 @@ audit_log = sa.Table(
     sa.Column("prev_hash", sa.String(64), nullable=False),
     sa.Column("hash", sa.String(64), nullable=False),
 )
+
+decisions = sa.Table(
+    "decisions",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("result_id", sa.String(40), sa.ForeignKey("results.id", ondelete="CASCADE"), nullable=False,
+              index=True),
+    sa.Column("reviewer", sa.String(64), nullable=False),
+    sa.Column("decision", sa.String(16), nullable=False),
+    sa.Column("kinds", sa.Text, nullable=False),
+    sa.Column("boxes", sa.Text, nullable=False),
+    sa.Column("note", sa.Text, nullable=False),
+    sa.Column("examples", sa.Text, nullable=False),
+    sa.Column("created_at", sa.String(32), nullable=False, index=True),
+)

@@ -195,7 +195,11 @@ class Screener:
             _add(timings, "recognition", (time.perf_counter() - t0) * 1000)
         return found_all
 
-    def screen(self, post: Post, *, policy: Policy | None = None) -> Verdict:
+    def screen(
+        self, post: Post, *, policy: Policy | None = None, embeddings: dict[int, Any] | None = None
+    ) -> Verdict:
+        """Screen one post. `embeddings`, when given, receives each image's embedding (the learned stage's, by
+        image index): the service keeps it so a reviewer's decision can join the example bank without the photo."""
         policy = policy or self.policy
         timings: dict[str, float] = {}
         statuses: list[DetectorStatus] = [
@@ -206,6 +210,10 @@ class Screener:
         for idx, image in enumerate(post.images):
             ctx = ImageContext(rgb=image.rgb, index=idx, name=image.name)
             evidence.extend(e.with_image(idx) for e in self.image_evidence(ctx, statuses, timings))
+            if embeddings is not None and self.recognizer is not None:
+                vector = self.recognizer.embedding(ctx)
+                if vector is not None:
+                    embeddings[idx] = vector
             for stage, ms in ctx.timings_ms.items():
                 _add(timings, f"shared.{stage}", ms)
         for tdet in self.detectors.text:

@@ -31,7 +31,7 @@ from detectors.errors import BadInput, ConfigError
 
 Role = Literal["screen", "review", "admin", "integration"]
 ROLES: tuple[Role, ...] = ("screen", "review", "admin", "integration")
-ImageKind = Literal["evidence", "original"]
+ImageKind = Literal["evidence", "original", "embedding"]  # embedding: float32 bytes, kept with the result
 TOKEN_PREFIX = "as_"
 GENESIS = "0" * 64
 
@@ -188,6 +188,26 @@ class Delivery:
 
 
 @dataclass(frozen=True)
+class ReviewDecision:
+    """A reviewer's decision on a result: confirm it, dismiss it, or correct its kinds (and boxes)."""
+
+    id: str
+    result_id: str
+    reviewer: str
+    decision: str  # confirm | dismiss | correct
+    kinds: tuple[str, ...] = ()
+    boxes: tuple[dict[str, Any], ...] = ()  # {"image": i, "kind": k, "box": [x1, y1, x2, y2]} in image pixels
+    note: str = ""
+    examples: tuple[str, ...] = ()  # example-bank ids this decision added
+    created_at: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "result_id": self.result_id, "reviewer": self.reviewer, "decision": self.decision,
+                "kinds": list(self.kinds), "boxes": list(self.boxes), "note": self.note,
+                "examples": list(self.examples), "created_at": self.created_at}
+
+
+@dataclass(frozen=True)
 class AuditEntry:
     seq: int
     at: str
@@ -258,6 +278,10 @@ class Store(Protocol):
     def save_delivery(self, d: Delivery) -> None: ...
     def list_deliveries(self, *, status: str | None = None, limit: int = 100) -> list[Delivery]: ...
 
+    # review decisions
+    def add_decision(self, d: ReviewDecision) -> None: ...
+    def list_decisions(self, *, result_id: str | None = None, limit: int | None = None) -> list[ReviewDecision]: ...
+
     # audit
     def audit(self, actor: str, action: str, subject: str, detail: dict[str, Any] | None = None) -> AuditEntry: ...
     def audit_entries(self, *, after: int = 0, limit: int | None = None) -> list[AuditEntry]: ...
@@ -301,6 +325,7 @@ class MemoryStore:
         self.webhooks: dict[str, Webhook] = {}
         self.deliveries: dict[str, Delivery] = {}
         self.entries: list[AuditEntry] = []
+        self.decisions: list[ReviewDecision] = []
 
     def save_result(self, rec: ResultRecord) -> None:
         with self._lock:
@@ -336,13 +361,15 @@ class MemoryStore:
             n_img = n_res = 0
             for key in list(self.images):
                 rec = self.results.get(key[0])
-                if rec is None or (images_before is not None and rec.created_at < images_before):
+                if rec is None or (images_before is not None and key[2] != "embedding"
+                                   and rec.created_at < images_before):
                     del self.images[key]
                     n_img += 1
             if results_before is not None:
                 for rid, rec in list(self.results.items()):
                     if rec.created_at < results_before:
                         del self.results[rid]
+                        self.decisions = [d for d in self.decisions if d.result_id != rid]
                         n_res += 1
                         for key in [k for k in self.images if k[0] == rid]:
                             del self.images[key]
@@ -414,6 +441,17 @@ class MemoryStore:
         rows = [d for d in self.deliveries.values() if status is None or d.status == status]
         rows.sort(key=lambda d: (d.created_at, d.id), reverse=True)
         return rows[:limit]
+
+    def add_decision(self, d: ReviewDecision) -> None:
+        with self._lock:
+            if d.result_id not in self.results:
+                raise BadInput(f"no result {d.result_id}")
+            self.decisions.append(d)
+
+    def list_decisions(self, *, result_id: str | None = None, limit: int | None = None) -> list[ReviewDecision]:
+        rows = [d for d in self.decisions if result_id is None or d.result_id == result_id]
+        rows.sort(key=lambda d: (d.created_at, d.id))
+        return rows[:limit] if limit is not None else rows
 
     def audit(self, actor: str, action: str, subject: str, detail: dict[str, Any] | None = None) -> AuditEntry:
         with self._lock:
@@ -534,10 +572,13 @@ class SqlStore:
         with self._begin() as c:
             if images_before is not None:
                 old = sa.select(r.c.id).where(r.c.created_at < images_before)
-                n_img = c.execute(i.delete().where(i.c.result_id.in_(old))).rowcount or 0
+                n_img = c.execute(
+                    i.delete().where(i.c.result_id.in_(old) & (i.c.kind != "embedding"))).rowcount or 0
             if results_before is not None:
                 old = sa.select(r.c.id).where(r.c.created_at < results_before)
                 n_img += c.execute(i.delete().where(i.c.result_id.in_(old))).rowcount or 0
+                d = self._t.decisions
+                c.execute(d.delete().where(d.c.result_id.in_(old)))
                 n_res = c.execute(r.delete().where(r.c.created_at < results_before)).rowcount or 0
         return n_img, n_res
 
@@ -648,6 +689,35 @@ class SqlStore:
         with self.engine.connect() as c:
             return [
                 Delivery(**{**r._asdict(), "payload": json.loads(r.payload)}) for r in c.execute(q)
+            ]
+
+    # review decisions
+    def add_decision(self, d: ReviewDecision) -> None:
+        import sqlalchemy as sa
+
+        try:
+            with self._begin() as c:
+                c.execute(self._t.decisions.insert().values(
+                    id=d.id, result_id=d.result_id, reviewer=d.reviewer, decision=d.decision,
+                    kinds=json.dumps(list(d.kinds)), boxes=json.dumps(list(d.boxes)), note=d.note,
+                    examples=json.dumps(list(d.examples)), created_at=d.created_at))
+        except sa.exc.IntegrityError:
+            raise BadInput(f"no result {d.result_id} (or a duplicate decision id)") from None
+
+    def list_decisions(self, *, result_id: str | None = None, limit: int | None = None) -> list[ReviewDecision]:
+        t = self._t.decisions
+        q = t.select()
+        if result_id is not None:
+            q = q.where(t.c.result_id == result_id)
+        q = q.order_by(t.c.created_at, t.c.id)
+        if limit is not None:
+            q = q.limit(limit)
+        with self.engine.connect() as c:
+            return [
+                ReviewDecision(id=r.id, result_id=r.result_id, reviewer=r.reviewer, decision=r.decision,
+                               kinds=tuple(json.loads(r.kinds)), boxes=tuple(json.loads(r.boxes)), note=r.note,
+                               examples=tuple(json.loads(r.examples)), created_at=r.created_at)
+                for r in c.execute(q)
             ]
 
     # audit

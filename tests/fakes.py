@@ -84,3 +84,11 @@ class EchoRecognizer:
             for e in evidence
             if e.kind in OFFICIAL_ASSET_KINDS
         ]
+
+    def embedding(self, ctx: ImageContext) -> np.ndarray | None:
+        """A tiny colour signature (mean RGB of a 4x4 grid), so tests can store and match embeddings."""
+        h, w = ctx.rgb.shape[:2]
+        cells = [ctx.rgb[i * h // 4:(i + 1) * h // 4, j * w // 4:(j + 1) * w // 4].reshape(-1, 3).mean(0)
+                 for i in range(4) for j in range(4)]
+        v = np.concatenate(cells).astype(np.float32) - 128.0
+        return v / max(float(np.linalg.norm(v)), 1e-6)

@@ -102,8 +102,9 @@ class ExampleBank:
                 raise BadInput(f"vector has {v.shape[0]} dimensions, the bank holds {self._vectors.shape[1]}")
             n = max((int(e.id.split("-")[1]) for e in self._examples), default=0) + 1
             ex = Example(f"ex-{n:04d}", kind, note, sha256, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
-            self._examples.append(ex)
-            self._vectors = v[None] if not self._vectors.size else np.vstack([self._vectors, v[None]])
+            # new objects, swapped in together: a concurrent `nearest` sees the old pair or the new, never a mix
+            vectors = v[None] if not self._vectors.size else np.vstack([self._vectors, v[None]])
+            self._examples, self._vectors = [*self._examples, ex], vectors
             self._save()
         return ex
 
@@ -112,17 +113,20 @@ class ExampleBank:
             idx = [i for i, e in enumerate(self._examples) if e.id == example_id]
             if not idx:
                 raise BadInput(f"no example {example_id!r} in {self.folder}")
-            ex = self._examples.pop(idx[0])
-            self._vectors = np.delete(self._vectors, idx[0], axis=0)
+            ex = self._examples[idx[0]]
+            self._examples, self._vectors = (
+                [e for e in self._examples if e.id != example_id], np.delete(self._vectors, idx[0], axis=0)
+            )
             self._save()
         return ex
 
     def nearest(self, vector: np.ndarray, k: int | None = None) -> list[tuple[Example, float]]:
-        if not self._examples:
+        examples, vectors = self._examples, self._vectors  # one consistent snapshot
+        if not examples:
             return []
-        sims = self._vectors @ np.asarray(vector, dtype=np.float32).ravel()
+        sims = vectors @ np.asarray(vector, dtype=np.float32).ravel()
         order = np.argsort(-sims, kind="stable")[: k or self.k]
-        return [(self._examples[i], float(sims[i])) for i in order]
+        return [(examples[i], float(sims[i])) for i in order]
 
     def votes(self, vector: np.ndarray) -> list[Vote]:
         """One vote per kind with a close example: score = its share of the close neighbours' similarity."""

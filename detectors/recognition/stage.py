@@ -14,6 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
+import numpy as np
+
 from detectors.base import ImageContext
 from detectors.evidence import Box, Evidence, Kind
 from detectors.recognition.bank import Example, ExampleBank
@@ -53,6 +55,10 @@ class RecognitionStage(Protocol):
     def versions(self) -> dict[str, str]: ...
 
     def recognise(self, ctx: ImageContext, evidence: Sequence[Evidence]) -> list[Evidence]: ...
+
+    def embedding(self, ctx: ImageContext) -> np.ndarray | None:
+        """The image's embedding in the example bank's metric (memoised: no second model run), if any."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -101,6 +107,9 @@ class Recognizer:
     @property
     def cue_detectors(self) -> frozenset[str]:
         return frozenset(key.split(":", 1)[0] for key in self.heads.spec.cue_keys)
+
+    def embedding(self, ctx: ImageContext) -> np.ndarray | None:
+        return np.asarray(image_features(ctx, self.extractor.models).embedding, dtype=np.float32)
 
     def recognise(self, ctx: ImageContext, evidence: Sequence[Evidence]) -> list[Evidence]:
         t0 = time.perf_counter()

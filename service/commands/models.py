@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -103,6 +104,39 @@ def cmd_fetch(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_promote(args: argparse.Namespace) -> int:
+    """Promote candidate heads into weights/ if they do not regress on the held-back labelled folder."""
+    from service.evaluation import read_labels
+    from service.learning import compare_heads, promote_heads, regressions
+    from service.settings import WEIGHTS_DIR, Settings
+    from service.store import open_store
+
+    weights = Path(args.weights or WEIGHTS_DIR)
+    loaded = Settings.load(args.config)
+    # the heads to beat are the ones installed in the target weights folder
+    settings = loaded.model_copy(update={"recognition": loaded.recognition.model_copy(
+        update={"heads": weights / "heads.json"})})
+    labels = read_labels(args.labels or args.data / "labels.csv")
+    detectors = [d.strip() for d in args.detectors.split(",")] if args.detectors else None
+    current, candidate = compare_heads(settings, args.data, labels, args.heads, detectors=detectors)
+    worse = regressions(current, candidate, args.tolerance)
+    cur, cand = current.to_dict()["post"], candidate.to_dict()["post"]
+    print(f"held-back {args.data} ({current.n_images} photos): post F1 {cur['f1']:.3f} -> {cand['f1']:.3f}, "
+          f"recall {cur['recall']:.3f} -> {cand['recall']:.3f}, precision {cur['precision']:.3f} -> "
+          f"{cand['precision']:.3f}")
+    if worse:
+        print("not promoted: " + "; ".join(worse), file=sys.stderr)
+        return 1
+    store = open_store(settings.store.url, settings.data_dir)
+    import getpass
+
+    done = promote_heads(args.heads, weights, store, f"cli:{getpass.getuser()}",
+                         {"heldout": str(args.data), "current_post": cur, "candidate_post": cand})
+    print(f"promoted heads {done['version']} (sha256 {done['sha256'][:12]}...) replacing {done['previous']}; "
+          "pinned in manifest.toml, recorded in the audit log")
+    return 0
+
+
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser("models", help="list, check and fetch object-detection models")
     sub = p.add_subparsers(dest="models_command", required=True)
@@ -112,6 +146,16 @@ def register(subparsers: Any) -> None:
     q.add_argument("--config", type=Path)
     q.add_argument("--json", action="store_true")
     q.set_defaults(func=cmd_list)
+
+    q = sub.add_parser("promote", help="install candidate heads if they do not regress on a held-back folder")
+    q.add_argument("heads", type=Path, help="the candidate heads file (assetscreen train heads --out)")
+    q.add_argument("--data", type=Path, required=True, help="held-back labelled folder")
+    q.add_argument("--labels", type=Path, help="its labels.csv (default: DATA/labels.csv)")
+    q.add_argument("--tolerance", type=float, default=0.01)
+    q.add_argument("--detectors", help="comma-separated detectors for both runs (default: configured)")
+    q.add_argument("--weights", type=Path, help="weights folder (default: the installed one)")
+    q.add_argument("--config", type=Path)
+    q.set_defaults(func=cmd_promote)
 
     q = sub.add_parser("fetch", help="download an Ultralytics model and export it to ONNX (needs the train extra)")
     q.add_argument("name")
