@@ -185,14 +185,12 @@ class Screener:
                 found = []
             _add(timings, det.name, (time.perf_counter() - t0) * 1000)
             found_all.extend(found)
-        if self.recognizer is not None:
-            t0 = time.perf_counter()
+        if self.recognizer is not None:  # it times itself (stage "shared.recognition")
             try:
                 found_all.extend(self.recognizer.recognise(ctx, found_all))
             except Exception as exc:  # the learned stage failing must not pass for "nothing found"
                 log.exception("recognition failed on image %d", idx)
                 statuses.append(DetectorStatus("recognition", "error", f"{type(exc).__name__}: {exc}", idx))
-            _add(timings, "recognition", (time.perf_counter() - t0) * 1000)
         return found_all
 
     def screen(

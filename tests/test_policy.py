@@ -427,3 +427,17 @@ def test_policy_check_rejects_a_malformed_policy_and_bad_verdicts(
     notverdict.write_text('{"decision": "clear"}', encoding="utf-8")
     assert main(["policy", "check", str(DEFAULT_POLICY_PATH), "--verdict", str(notverdict)]) == 2
     assert "no 'evidence' list" in capsys.readouterr().err
+
+
+def test_a_typo_in_a_rule_kind_or_detector_is_a_load_error(tmp_path: Path) -> None:
+    from detectors.errors import ConfigError
+
+    base = {"id": "r1", "description": "d", "decision": "review", "severity": "low", "citations": ["c"]}
+    with pytest.raises(ConfigError, match="unifrom"):
+        Policy.load(write_policy(tmp_path, [{**base, "any_of": [{"kind": "unifrom"}]}]))
+    with pytest.raises(ConfigError, match="recogniton"):
+        Policy.load(write_policy(tmp_path, [{**base, "any_of": [{"kind": "uniform", "detectors": ["recogniton"]}]}]))
+    # a site detector's own kind is fine once declared
+    p = Policy.load(write_policy(tmp_path, [{**base, "any_of": [{"kind": "ration_card"}]}],
+                                 extra_kinds=["ration_card"]))
+    assert p.rules[0].any_of[0].kind == "ration_card"
