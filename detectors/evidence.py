@@ -172,11 +172,12 @@ class Author:
 
 @dataclass(frozen=True)
 class PostImage:
-    """One decoded image or video frame: RGB uint8, HxWx3."""
+    """One decoded image or video frame: RGB uint8, HxWx3. A video frame has its index and time (seconds)."""
 
     name: str
     rgb: np.ndarray
     frame_index: int | None = None
+    time_s: float | None = None
 
     def __post_init__(self) -> None:
         a = self.rgb

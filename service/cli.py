@@ -29,6 +29,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "service.commands.captions",
     "service.commands.service",
     "service.commands.dataset",
+    "service.commands.fuzz",
 )
 
 
@@ -103,23 +104,63 @@ def cmd_screen(args: argparse.Namespace) -> int:
 
 
 def cmd_scan(args: argparse.Namespace) -> int:
-    from service.scan import scan_folder
-
-    screener = _screener(args)
-    for s in screener.detectors.unavailable:
-        print(f"warning: {s.detector} {s.status}: {s.message}", file=sys.stderr)
-
-    def progress(rel: str, rec: dict) -> None:  # type: ignore[type-arg]
-        status = rec["verdict"]["decision"] if "verdict" in rec else f"ERROR {rec['error']}"
-        if not args.quiet:
-            print(f"{rel}: {status}", file=sys.stderr)
-
-    summary = scan_folder(screener, args.folder, args.out, restart=args.restart, progress=progress)
-    print(
-        f"screened {summary.screened}, skipped (already in {args.out}) {summary.skipped}, errors {summary.errors}, "
-        f"decisions {summary.decisions}, {summary.seconds:.1f} s"
+    """Bulk scan (service/scan.py). Exit 0; 3 when the output holds incomplete verdicts; 74 when an output cannot
+    be written (what was written is kept and the same command resumes)."""
+    from service.scan import (
+        Engine,
+        Keep,
+        Progress,
+        ScanOptions,
+        check_outputs,
+        cores,
+        local_engine,
+        run_scan,
+        store_keep,
     )
-    return 0
+    from service.scan_inputs import collect
+
+    settings = _screener_settings(args)
+    if args.max_frames:
+        settings = settings.model_copy(
+            update={"media": settings.media.model_copy(update={"max_frames": args.max_frames})}
+        )
+    if args.workers is not None and args.workers < 1:
+        raise BadInput("--workers must be at least 1")
+    options = ScanOptions(out=args.out, restart=args.restart, csv=args.csv, html=args.html,
+                          follow_links=args.follow_links, progress=Progress(enabled=False if args.quiet else None))
+    check_outputs(options)
+    found = collect(args.inputs, follow_links=args.follow_links)
+    use_store = args.store or settings.store.url is not None
+    keep = store_keep(settings) if use_store else Keep()
+
+    def note(message: str) -> None:
+        print(f"note: {message}", file=sys.stderr)
+
+    def engine(todo: int) -> Engine:
+        workers = min(args.workers or cores(), todo)
+        built: Engine
+        if args.backend == "ray":
+            from service.scan_ray import RayEngine
+
+            built = RayEngine.create(settings, args.workers or None, address=args.ray_address, keep=keep)
+        else:
+            built = local_engine(settings, workers, keep=keep, warn=note)
+        for s in built.unavailable:
+            print(f"warning: {s['detector']} {s['status']}: {s['message']}", file=sys.stderr)
+        return built
+
+    store = None
+    if use_store:
+        from service.store import open_store
+
+        store = options.store = open_store(settings.store.url, settings.data_dir)
+    try:
+        summary = run_scan(found, options, engine)
+    finally:
+        if store is not None:
+            store.close()
+    print(summary.text())
+    return 3 if summary.incomplete else 0
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -159,13 +200,24 @@ def _compare(args: argparse.Namespace, labels: dict[str, set[str]], progress: ob
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from service.bench import format_bench, run_bench
+    from service.bench import bench_json, format_bench, run_bench, run_bench_workers, run_naive
     from service.scan import iter_media
 
-    screener = _screener(args)
     files = list(iter_media(args.folder))[: args.limit]
-    result = run_bench(screener, files)
-    print(json.dumps(result) if args.json else format_bench(result))
+    if args.workers > 1:
+        result = run_bench_workers(_screener_settings(args), files, args.workers)
+    else:
+        result = run_bench(_screener(args), files)
+    baseline = run_naive(_screener_settings(args), files) if args.baseline == "naive" else None
+    if args.json:
+        print(json.dumps(bench_json(result, baseline)))
+        return 0
+    print(format_bench(result))
+    if baseline is not None:
+        ratio = result["images_per_s"] / baseline["images_per_s"] if baseline["images_per_s"] else float("nan")
+        print(f"naive script (YOLO + default RapidOCR on every image, sequential): {baseline['images_per_s']} "
+              f"images/s, p50 {baseline['latency_ms']['median']} ms, p95 {baseline['latency_ms']['p95']} ms; "
+              f"AssetScreen is {ratio:.2f}x")
     return 0
 
 
@@ -210,11 +262,28 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(p)
     p.set_defaults(func=cmd_screen)
 
-    p = sub.add_parser("scan", help="screen every image under a folder into a JSONL file (resumable)")
-    p.add_argument("folder", type=Path)
-    p.add_argument("--out", type=Path, default=Path("results.jsonl"))
+    p = sub.add_parser(
+        "scan", help="screen an archive (folders, list files, exported posts, s3:// URIs) into JSONL (resumable)",
+        description="Screen every image and video under the inputs, and every post of an exported JSONL, into one "
+        "JSON line each; rerunning resumes. Inputs: folders, media files, list files (one path a line), .jsonl "
+        "files of exported posts (post_id, caption, author, media_paths), s3:// URIs.",
+    )
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="folder, file, list file, posts .jsonl or URI")
+    p.add_argument("--out", type=Path, default=Path("results.jsonl"), help="the JSONL output, also the resume ledger")
+    p.add_argument("--csv", type=Path, help="also write a CSV, one row per file")
+    p.add_argument("--html", type=Path, help="also write a self-contained HTML report of the flagged posts")
     p.add_argument("--restart", action="store_true", help="start over instead of skipping files already done")
-    p.add_argument("-q", "--quiet", action="store_true")
+    p.add_argument("--workers", type=int, help="posts screened at once, one process each (default: the cores)")
+    p.add_argument("--backend", choices=("local", "ray"), default="local",
+                   help="local processes, or a Ray cluster (pip install 'ray[data]'; see --ray-address)")
+    p.add_argument("--ray-address", help="Ray cluster to join (ray://HEAD:10001 or auto; default: RAY_ADDRESS, "
+                   "else a local Ray instance)")
+    p.add_argument("--follow-links", action="store_true",
+                   help="follow symbolic links that lead outside the scanned folder (refused by default)")
+    p.add_argument("--store", action="store_true",
+                   help="also save every verdict in the store (implied when settings name store.url)")
+    p.add_argument("--max-frames", type=int, help="frames sampled per video (default: media.max_frames, 8)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     _add_common(p)
     p.set_defaults(func=cmd_scan)
 
@@ -232,7 +301,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bench", help="speed: images/s, per-stage latency, memory")
     p.add_argument("folder", type=Path)
     p.add_argument("--limit", type=int, default=60)
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--workers", type=int, default=1, help="worker processes (models loaded once per worker)")
+    p.add_argument("--baseline", choices=["naive"], help="also time the obvious script in the same run")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
     _add_common(p)
     p.set_defaults(func=cmd_bench)
 

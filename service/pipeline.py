@@ -93,7 +93,8 @@ class ScreeningService:
         verdict_dict["timings_ms"] = {"decode": round(decode_ms, 2), **verdict_dict["timings_ms"]}
         # the frames' sizes: the pixel frame every evidence box (and a reviewer's drawn box) is in
         verdict_dict["images"] = [
-            {"name": f.name, "width": f.width, "height": f.height, "frame_index": f.frame_index} for f in frames
+            {"name": f.name, "width": f.width, "height": f.height, "frame_index": f.frame_index,
+             "time_s": f.time_s} for f in frames
         ]
         rec = ResultRecord(
             id=new_id("r"),

@@ -40,6 +40,10 @@ class MediaLimits(Strict):
     max_side: int = Field(20_000, gt=0, description="longest accepted side, pixels")
     max_frames: int = Field(8, gt=0, description="frames sampled from an animated image or a video")
     work_side: int = Field(1920, gt=0, description="images are downscaled to this longest side before detection")
+    # Estimated from the header before any pixel is decoded (service.media.decode_cost): the decoded raster, a
+    # full-size copy where the mode needs one, and every frame an animation decodes to reach the last sample.
+    # 512 MiB admits any still image under max_pixels; bounds an animation's decoding to about 5 s of one core.
+    max_decode_bytes: int = Field(512 * 1024 * 1024, gt=0, description="largest estimated decoding cost, bytes")
 
 
 class OcrSettings(Strict):

@@ -12,6 +12,7 @@ import pytest
 
 from detectors.base import ImageContext, ImageDetector
 from detectors.evidence import Evidence
+from detectors.runtime.yolo import Detection
 
 CONTRACT_IMAGES = {
     "blank_white": lambda: np.full((480, 640, 3), 255, np.uint8),
@@ -23,6 +24,32 @@ CONTRACT_IMAGES = {
     "odd_tall": lambda: np.random.default_rng(3).integers(0, 255, (1800, 16, 3), dtype=np.uint8),
     "noise": lambda: np.random.default_rng(4).integers(0, 255, (480, 640, 3), dtype=np.uint8),
 }
+
+
+class FakeYoloRunner:
+    """Stands in for YOLO in the contract tests, so they run without any model file: on every image it "detects"
+    each of `labels` in a box at fixed fractions of the image (one centred, one in a corner, one a sliver at the
+    edge), which is how a real runner's boxes behave on blank, tiny and odd-aspect images too."""
+
+    name = "fake-yolo"
+    version = "fake-1"
+    names = {0: "person", 2: "car", 5: "bus", 7: "truck"}
+    BOXES = ((0.2, 0.15, 0.8, 0.95), (0.0, 0.0, 0.35, 0.4), (0.9, 0.5, 1.0, 1.0))
+
+    def __init__(self, labels: tuple[str, ...] = ("person", "car")) -> None:
+        ids = {v: k for k, v in self.names.items()}
+        self.labels = [(ids[label], label) for label in labels]
+
+    def detect(self, rgb: np.ndarray) -> list[Detection]:
+        h, w = rgb.shape[:2]
+        return [
+            Detection(cid, label, 0.9 - 0.1 * i, (x1 * w, y1 * h, x2 * w, y2 * h))
+            for cid, label in self.labels
+            for i, (x1, y1, x2, y2) in enumerate(self.BOXES)
+        ]
+
+    def detect_batch(self, images: list[np.ndarray]) -> list[list[Detection]]:
+        return [self.detect(i) for i in images]
 
 
 def check_evidence(ev: list[Evidence], det: ImageDetector, width: int, height: int) -> None:
@@ -38,7 +65,8 @@ def check_evidence(ev: list[Evidence], det: ImageDetector, width: int, height: i
 
 
 class ImageDetectorContract:
-    """Mixin: implement `make_detector` (may call pytest.skip with a reason)."""
+    """Mixin: implement `make_detector`. It may call pytest.skip only when a resource is genuinely absent (a model
+    file, an optional package), with the reason; any other exception while building is a failure."""
 
     def make_detector(self) -> ImageDetector:  # pragma: no cover - overridden
         raise NotImplementedError

@@ -87,8 +87,9 @@ class EchoRecognizer:
 
     def embedding(self, ctx: ImageContext) -> np.ndarray | None:
         """A tiny colour signature (mean RGB of a 4x4 grid), so tests can store and match embeddings."""
-        h, w = ctx.rgb.shape[:2]
-        cells = [ctx.rgb[i * h // 4:(i + 1) * h // 4, j * w // 4:(j + 1) * w // 4].reshape(-1, 3).mean(0)
-                 for i in range(4) for j in range(4)]
+        import cv2
+
+        small = cv2.resize(ctx.rgb, (4, 4), interpolation=cv2.INTER_AREA)  # any size, even 1x1
+        cells = [small[i, j].astype(np.float32) for i in range(4) for j in range(4)]
         v = np.concatenate(cells).astype(np.float32) - 128.0
         return v / max(float(np.linalg.norm(v)), 1e-6)

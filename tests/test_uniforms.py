@@ -28,7 +28,7 @@ from detectors.uniforms import (
     profile_cues,
     text_cue,
 )
-from tests.contract import ImageDetectorContract
+from tests.contract import FakeYoloRunner, ImageDetectorContract
 
 CFG = load_config()
 SKIN = (200, 150, 120)
@@ -285,8 +285,8 @@ def test_undefined_profile_colour_is_an_error(tmp_path: Path) -> None:
 
 
 class TestUniformDetectorContract(ImageDetectorContract):
-    def make_detector(self) -> UniformDetector:
-        from detectors.runtime.yolo import load_runner
-        from service.settings import WEIGHTS_DIR
+    """On the fake runner: no model file, no ../shared; the real models run the same contract in
+    tests/integration/test_detector_contracts.py."""
 
-        return UniformDetector(load_runner(WEIGHTS_DIR / "yolox_nano.onnx"), ocr_engine=None)
+    def make_detector(self) -> UniformDetector:
+        return UniformDetector(FakeYoloRunner(("person", "car", "truck")), ocr_engine=None)

@@ -1,72 +1,65 @@
-"""Caption signals: glorification of official duty, disclosure, political opinion and disparaging remarks.
-
-The conduct rules are as much about what staff write as about what they photograph (Sindh CM Secretariat
-notice of 15.02.2025: "glorifying their official duties"; Establishment Division OM of 02.09.2024 para 4(ii),
-(iii), (v)). Captions come in English, Urdu (Arabic script) and Roman Urdu, often mixed in one post, so every
-lexicon runs on every caption.
+"""Caption lexicons: normalisation, the YAML lexicon models, cue matching with negation and quotation, scoring.
 
 Lexicons are data (detectors/data/caption/<language>.yaml, strict pydantic models): each cue is a regex on
 normalised text with a role. A `strong` cue fires its signal alone ("proud to serve", "notification attached");
 a `target` cue (a party, a sect, "government") and a `stance` cue ("looted", "kafir", "shame") fire only
-together, so that "PTI" or "disaster" alone stays quiet. A cue preceded or followed (within its clause) by a
-negation ("not on duty", "duty pe nahi") or standing inside quotation marks or reported speech ("... the
-minister said") is ignored and listed as ignored in the evidence, so a reviewer sees why it did not count.
-Every piece of evidence lists the words that fired.
+together, so that "PTI" or "disaster" alone stays quiet. A `context` cue scores nothing: it names a setting in
+which the signal's target+stance pairs mean something else (a wedding motorcade, an airport protocol lane, a
+cricket "zindabad", a citizen thanking the police) and cancels them; strong cues still count. A cue preceded
+or followed (within its clause) by a negation ("not on duty", "duty pe nahi") or standing inside quotation
+marks or reported speech ("... the minister said") is ignored and listed as ignored in the evidence, so a
+reviewer sees why it did not count.
 
-`python -m detectors.caption --eval datasets/captions/captions.csv` prints the per-signal precision/recall on
-the held-back split of the caption dataset.
+A lexicon may name reusable alternations under `terms` (designations, document types) and use them in patterns
+as `<<name>>`. The groups that disparaging remarks target (sects, faiths, ethnic groups, institutions) live in
+one list, detectors/data/caption/groups.yaml, shared by every language; the operator extends it through the
+detector options (`extra_groups`) or replaces it (`groups_file`).
 """
 
 from __future__ import annotations
 
-import argparse
 import bisect
-import csv
 import re
-import sys
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
-from detectors.base import register_detector
-from detectors.config import Strict, load_yaml_model, validate_model
+from detectors.config import Strict, load_yaml_model
 from detectors.errors import ConfigError
-from detectors.evidence import Evidence, Kind, Post
+from detectors.evidence import Kind
 
-NAME = "caption"
-VERSION = "caption-lexicon-1"
-LEXICON_DIR = Path(__file__).with_name("data") / "caption"
+LEXICON_DIR = Path(__file__).resolve().parent.parent / "data" / "caption"
+GROUPS_FILE = LEXICON_DIR / "groups.yaml"
 Language = Literal["en", "ur", "roman_ur"]
 LANGUAGES: tuple[Language, ...] = ("en", "ur", "roman_ur")
 SIGNALS: tuple[str, ...] = (Kind.GLORIFICATION, Kind.DISCLOSURE, Kind.POLITICAL, Kind.DISPARAGING)
-SIGNAL_LABELS = {
-    Kind.GLORIFICATION: "glorifying caption",
-    Kind.DISCLOSURE: "disclosure in caption",
-    Kind.POLITICAL: "political opinion in caption",
-    Kind.DISPARAGING: "disparaging remark in caption",
-}
+SignalName = Literal["glorification", "disclosure", "political", "disparaging"]
 
 # --- lexicon files -------------------------------------------------------------------------------------------
+
+
+def _check_regex(v: str) -> str:
+    try:
+        re.compile(re.sub(r"<<\w+>>", "x", v))
+    except re.error as exc:
+        raise ValueError(f"not a valid regular expression: {exc}") from None
+    return v
 
 
 class Cue(Strict):
     id: str = Field(pattern=r"^[a-z0-9_]+$")
     pattern: str
-    role: Literal["strong", "target", "stance"] = "strong"
+    role: Literal["strong", "target", "stance", "context"] = "strong"
     weight: float | None = Field(None, gt=0, le=1)  # default by role
 
     @field_validator("pattern")
     @classmethod
     def _compiles(cls, v: str) -> str:
-        try:
-            re.compile(v)
-        except re.error as exc:
-            raise ValueError(f"not a valid regular expression: {exc}") from None
-        return v
+        return _check_regex(v)
 
 
 class SignalLexicon(Strict):
@@ -85,19 +78,38 @@ class Lexicon(Strict):
     negation_window: NegationWindow = Field(default_factory=NegationWindow)
     reporting_markers: list[str] = Field(default_factory=list)  # regexes for reported speech
     variants: dict[str, list[str]] = Field(default_factory=dict)  # canonical spelling -> variants
-    signals: dict[Literal["glorification", "disclosure", "political", "disparaging"], SignalLexicon]
+    terms: dict[str, str] = Field(default_factory=dict)  # name -> regex alternation, used as <<name>>
+    signals: dict[SignalName, SignalLexicon]
+
+    @field_validator("terms")
+    @classmethod
+    def _terms_compile(cls, v: dict[str, str]) -> dict[str, str]:
+        for name, pattern in v.items():
+            if not re.fullmatch(r"\w+", name):
+                raise ValueError(f"term name {name!r} must be a word")
+            _check_regex(pattern)
+        return v
 
 
-ROLE_WEIGHT = {"strong": 0.8, "target": 0.35, "stance": 0.35}
+class GroupList(Strict):
+    """groups.yaml: the groups a disparaging remark can target, by category, in every script."""
+
+    weight: float = Field(0.4, gt=0, le=1)
+    categories: dict[str, list[str]]
+
+    @field_validator("categories")
+    @classmethod
+    def _terms_compile(cls, v: dict[str, list[str]]) -> dict[str, list[str]]:
+        for name, terms in v.items():
+            if not re.fullmatch(r"[a-z0-9_]+", name):
+                raise ValueError(f"category name {name!r} must be lowercase letters, digits or _")
+            for t in terms:
+                _check_regex(t)
+        return v
 
 
-class CaptionOptions(Strict):
-    """`detector_options.caption` in the settings."""
-
-    min_score: float = Field(0.5, ge=0, le=1)
-    lexicon_dir: Path | None = None  # None: the packaged detectors/data/caption
-    languages: list[Language] = Field(default_factory=lambda: list(LANGUAGES))
-
+ROLE_WEIGHT = {"strong": 0.8, "target": 0.35, "stance": 0.35, "context": 0.0}
+SCORING_ROLES = frozenset({"strong", "target", "stance"})
 
 # --- normalisation -------------------------------------------------------------------------------------------
 
@@ -116,6 +128,7 @@ _ARABIC_MAP = str.maketrans(
         "\u200c": " ",  # zero-width non-joiner separates words
         "\u200d": None,  # zero-width joiner
         "\u0640": None,  # tatweel
+        "\ufe0f": None,  # emoji variation selector
         **{chr(0x06F0 + i): str(i) for i in range(10)},  # Urdu digits
         **{chr(0x0660 + i): str(i) for i in range(10)},  # Arabic-Indic digits
         "\u2019": "'",
@@ -133,7 +146,7 @@ def normalise_arabic(text: str) -> str:
     return _DIACRITICS.sub("", text.translate(_ARABIC_MAP))
 
 
-def normalise(text: str, variants: dict[str, str] | None = None) -> str:
+def normalise(text: str, variants: Mapping[str, str] | None = None) -> str:
     """Case-folded, Urdu variants folded, diacritics removed, letter runs collapsed, Roman Urdu spellings mapped."""
     text = normalise_arabic(text).casefold()
     text = _REPEATS.sub(r"\1", text)
@@ -184,6 +197,20 @@ class _CompiledCue:
     weight: float
 
 
+def _expand_terms(pattern: str, terms: Mapping[str, str], where: str) -> str:
+    def sub(m: re.Match[str]) -> str:
+        name = m.group(1)
+        if name not in terms:
+            raise ConfigError(f"{where}: unknown term <<{name}>> (known: {', '.join(sorted(terms)) or 'none'})")
+        return f"(?:{terms[name]})"
+
+    return re.sub(r"<<(\w+)>>", sub, pattern)
+
+
+def _compile(pattern: str) -> re.Pattern[str]:
+    return re.compile(rf"(?<!\w)(?:{normalise_arabic(pattern)})(?!\w)", re.IGNORECASE)
+
+
 class CompiledLexicon:
     """One language's lexicon with its regexes compiled and its spelling variants inverted."""
 
@@ -197,19 +224,56 @@ class CompiledLexicon:
         ]
         self.cues: list[_CompiledCue] = []
         for signal, sig in lexicon.signals.items():
-            for cue in sig.cues:
-                regex = re.compile(rf"(?<!\w)(?:{normalise_arabic(cue.pattern)})(?!\w)", re.IGNORECASE)
+            for i, cue in enumerate(sig.cues):
+                where = f"lexicon {lexicon.language}: signals.{signal}.cues.{i} ({cue.id})"
+                pattern = _expand_terms(cue.pattern, lexicon.terms, where)
+                try:
+                    regex = _compile(pattern)
+                except re.error as exc:
+                    raise ConfigError(f"{where}: not a valid regular expression: {exc}") from None
                 weight = cue.weight if cue.weight is not None else ROLE_WEIGHT[cue.role]
                 self.cues.append(_CompiledCue(signal, cue, regex, sig.negatable, weight))
 
+    @classmethod
+    def from_groups(cls, groups: GroupList, extra: Mapping[str, Sequence[str]] | None = None) -> CompiledLexicon:
+        """The shared group list as a pseudo-lexicon ("groups") of disparaging target cues, one per category."""
+        categories: dict[str, list[str]] = {k: list(v) for k, v in groups.categories.items()}
+        for name, terms in (extra or {}).items():
+            categories.setdefault(name, []).extend(terms)
+        cues = [
+            Cue(id=f"group_{name}", pattern="|".join(terms), role="target", weight=groups.weight)
+            for name, terms in categories.items()
+            if terms
+        ]
+        lexicon = Lexicon(language="groups", signals={"disparaging": SignalLexicon(negatable=False, cues=cues)})
+        return cls(lexicon)
 
-def load_lexicons(directory: Path, languages: Iterable[str] = LANGUAGES) -> list[CompiledLexicon]:
+
+def load_lexicons(
+    directory: Path,
+    languages: Iterable[str] = LANGUAGES,
+    groups_file: Path | None = None,
+    extra_groups: Mapping[str, Sequence[str]] | None = None,
+) -> list[CompiledLexicon]:
+    """Every language's lexicon plus the group list (the packaged groups.yaml unless `groups_file` is given)."""
     out = []
     for lang in languages:
         path = directory / f"{lang}.yaml"
         if not path.is_file():
             raise ConfigError(f"caption lexicon {path} not found (expected one YAML file per language)")
         out.append(CompiledLexicon(load_yaml_model(Lexicon, path)))
+    gpath = groups_file or (directory / "groups.yaml" if (directory / "groups.yaml").is_file() else GROUPS_FILE)
+    if not gpath.is_file():
+        raise ConfigError(f"caption group list {gpath} not found")
+    for name, terms in (extra_groups or {}).items():
+        if not re.fullmatch(r"[a-z0-9_]+", name):
+            raise ConfigError(f"extra_groups: category name {name!r} must be lowercase letters, digits or _")
+        for t in terms:
+            try:
+                _check_regex(t)
+            except ValueError as exc:
+                raise ConfigError(f"extra_groups.{name}: {t!r}: {exc}") from None
+    out.append(CompiledLexicon.from_groups(load_yaml_model(GroupList, gpath), extra_groups))
     return out
 
 
@@ -281,15 +345,22 @@ def find_cues(caption: str, lexicons: Sequence[CompiledLexicon]) -> list[CueMatc
     for lx in lexicons:
         text = normalise(caption, lx.variants)
         by_text.setdefault(text, []).extend((lx, cc, m) for cc in lx.cues for m in cc.regex.finditer(text))
+    reporting = [lx for lx in lexicons if lx.reporting]
     matches: list[CueMatch] = []
     for text, found in by_text.items():
         tokens = [(m.group(0), m.start(), m.end()) for m in _TOKEN.finditer(text)]
         starts = [t[1] for t in tokens]
         quoted = _quoted_spans(text)
         quoted_starts = [q[0] for q in quoted]
-        lexicons_here = {lx.language: lx for lx, _, _ in found}
-        reported = {lang: _reported_spans(text, lx) for lang, lx in lexicons_here.items()}
-        reported_starts = {k: [r[0] for r in v] for k, v in reported.items()}
+        # reported speech in any language silences cues of every lexicon ("police ke mutabiq ... on duty")
+        reported = sorted({span for lx in reporting for span in _reported_spans(text, lx)})
+        merged: list[tuple[int, int]] = []
+        for s, e in reported:
+            if merged and s < merged[-1][1]:
+                merged[-1] = (merged[-1][0], max(merged[-1][1], e))
+            else:
+                merged.append((s, e))
+        reported_starts = [r[0] for r in merged]
         negating_cues = {m.span() for _, _, m in found if _has_negation(m.group(0), all_negations)}
         consumed: set[int] = set()
         for cs, ce in negating_cues:
@@ -302,7 +373,7 @@ def find_cues(caption: str, lexicons: Sequence[CompiledLexicon]) -> list[CueMatc
             ignored = None
             if _inside(quoted, quoted_starts, s, e):
                 ignored = "inside quotation marks"
-            elif _inside(reported[lx.language], reported_starts[lx.language], s, e):
+            elif _inside(merged, reported_starts, s, e):
                 ignored = "reported speech"
             elif cc.negatable and m.span() not in negating_cues:
                 neg = _negator(tokens, starts, m.span(), lexicons, consumed)
@@ -311,7 +382,36 @@ def find_cues(caption: str, lexicons: Sequence[CompiledLexicon]) -> list[CueMatc
             matches.append(
                 CueMatch(cc.signal, cc.cue.id, lx.language, cc.cue.role, cc.weight, m.group(0), s, e, ignored)
             )
-    return matches
+    return _apply_context(matches)
+
+
+def _apply_context(matches: list[CueMatch]) -> list[CueMatch]:
+    """Counted `context` cues cancel their signal's target and stance cues (listed as ignored, with why)."""
+    contexts: dict[str, str] = {}
+    for m in matches:
+        if m.role == "context" and m.ignored is None:
+            contexts.setdefault(m.signal, m.text)
+    if not contexts:
+        return matches
+    out = []
+    for m in matches:
+        ctx = contexts.get(m.signal)
+        if ctx is not None and m.ignored is None and m.role in ("target", "stance"):
+            m = CueMatch(m.signal, m.cue, m.lexicon, m.role, m.weight, m.text, m.start, m.end, f"context {ctx!r}")
+        out.append(m)
+    return out
+
+
+def _noisy_or(matches: Iterable[CueMatch]) -> float:
+    seen: dict[tuple[str, str], float] = {}
+    for m in matches:  # a cue counts once however often it repeats
+        if m.role not in SCORING_ROLES:
+            continue
+        seen[(m.lexicon, m.cue)] = max(seen.get((m.lexicon, m.cue), 0.0), m.weight)
+    p_none = 1.0
+    for w in seen.values():
+        p_none *= 1.0 - w
+    return 1.0 - p_none
 
 
 def score_signal(matches: Sequence[CueMatch]) -> float:
@@ -320,167 +420,4 @@ def score_signal(matches: Sequence[CueMatch]) -> float:
     roles = {m.role for m in counted}
     if "strong" not in roles and not {"target", "stance"} <= roles:
         return 0.0
-    seen: dict[tuple[str, str], float] = {}
-    for m in counted:  # a cue counts once however often it repeats
-        seen[(m.lexicon, m.cue)] = max(seen.get((m.lexicon, m.cue), 0.0), m.weight)
-    p_none = 1.0
-    for w in seen.values():
-        p_none *= 1.0 - w
-    return 1.0 - p_none
-
-
-# --- the detector --------------------------------------------------------------------------------------------
-
-
-class CaptionDetector:
-    """Text evidence from a post's caption; box and image_index are None."""
-
-    name = NAME
-    version = VERSION
-    produces: frozenset[str] = frozenset(SIGNALS)
-
-    def __init__(self, lexicons: Sequence[CompiledLexicon], min_score: float = 0.5) -> None:
-        self.lexicons = list(lexicons)
-        self.min_score = min_score
-
-    @classmethod
-    def from_options(cls, options: CaptionOptions) -> CaptionDetector:
-        return cls(load_lexicons(options.lexicon_dir or LEXICON_DIR, options.languages), options.min_score)
-
-    def scores(self, caption: str) -> dict[str, tuple[float, list[CueMatch]]]:
-        matches = find_cues(caption, self.lexicons) if caption.strip() else []
-        out = {}
-        for signal in SIGNALS:
-            mine = [m for m in matches if m.signal == signal]
-            out[str(signal)] = (score_signal(mine), mine)
-        return out
-
-    def detect_text(self, caption: str) -> list[Evidence]:
-        evidence = []
-        for signal, (score, matches) in self.scores(caption).items():
-            if score < self.min_score or score <= 0.0:
-                continue
-            counted = [m for m in matches if m.ignored is None]
-            ignored = [m for m in matches if m.ignored is not None]
-            words = sorted({m.text for m in counted})
-            evidence.append(
-                Evidence(
-                    kind=signal,
-                    label=SIGNAL_LABELS[Kind(signal)],
-                    score=round(score, 4),
-                    detector=self.name,
-                    detector_version=self.version,
-                    explanation="caption words: " + ", ".join(f"'{w}'" for w in words),
-                    details={
-                        "words": words,
-                        "matches": [m.to_dict() for m in counted],
-                        "ignored": [m.to_dict() for m in ignored],
-                        "languages": sorted({m.lexicon for m in counted}),
-                    },
-                )
-            )
-        return evidence
-
-    def detect_post(self, post: Post) -> list[Evidence]:
-        return self.detect_text(post.caption or "")
-
-
-@register_detector(NAME)
-def build(settings: Any) -> CaptionDetector:
-    opts = settings.options_for(NAME) if hasattr(settings, "options_for") else {}
-    options = validate_model(CaptionOptions, opts, "detector_options.caption")
-    return CaptionDetector.from_options(options)
-
-
-# --- evaluation on the caption dataset ----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CaptionRow:
-    id: str
-    split: str
-    lang: str
-    labels: frozenset[str]
-    text: str
-
-
-def read_caption_dataset(path: str | Path) -> list[CaptionRow]:
-    rows = []
-    with open(path, newline="", encoding="utf-8") as f:
-        for r in csv.DictReader(f):
-            labels = frozenset(x.strip() for x in (r["labels"] or "").split(";") if x.strip())
-            unknown = labels - set(SIGNALS)
-            if unknown:
-                raise ConfigError(f"{path}: row {r['id']} has unknown labels {sorted(unknown)}")
-            rows.append(CaptionRow(r["id"], r["split"], r["lang"], labels, r["text"]))
-    return rows
-
-
-@dataclass(frozen=True)
-class SignalScore:
-    signal: str
-    tp: int
-    fp: int
-    fn: int
-
-    @property
-    def precision(self) -> float:
-        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 1.0
-
-    @property
-    def recall(self) -> float:
-        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 1.0
-
-
-def evaluate_captions(
-    predict: Any, rows: Sequence[CaptionRow]
-) -> tuple[list[SignalScore], list[tuple[CaptionRow, set[str]]]]:
-    """Per-signal counts for `predict(text) -> set of signals`, plus the rows it got wrong."""
-    counts = {s: [0, 0, 0] for s in SIGNALS}
-    errors = []
-    for row in rows:
-        pred = set(predict(row.text))
-        for s in SIGNALS:
-            if s in pred and s in row.labels:
-                counts[s][0] += 1
-            elif s in pred:
-                counts[s][1] += 1
-            elif s in row.labels:
-                counts[s][2] += 1
-        if pred != set(row.labels):
-            errors.append((row, pred))
-    return [SignalScore(str(s), *counts[s]) for s in SIGNALS], errors
-
-
-def format_table(scores: Sequence[SignalScore]) -> str:
-    lines = [f"{'signal':<14} {'tp':>3} {'fp':>3} {'fn':>3} {'precision':>9} {'recall':>6}"]
-    for s in scores:
-        lines.append(f"{s.signal:<14} {s.tp:>3} {s.fp:>3} {s.fn:>3} {s.precision:>9.3f} {s.recall:>6.3f}")
-    return "\n".join(lines)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m detectors.caption", description=__doc__.splitlines()[0])
-    parser.add_argument("--eval", metavar="CSV", help="caption dataset to measure (id,split,lang,labels,text)")
-    parser.add_argument("--split", default="heldout", help="split to measure, or 'all' (default: heldout)")
-    parser.add_argument("--errors", action="store_true", help="list the captions it got wrong")
-    parser.add_argument("text", nargs="*", help="captions to screen")
-    args = parser.parse_args(argv)
-    detector = CaptionDetector.from_options(CaptionOptions())
-    if args.eval:
-        rows = [r for r in read_caption_dataset(args.eval) if args.split == "all" or r.split == args.split]
-        scores, errors = evaluate_captions(lambda t: {e.kind for e in detector.detect_text(t)}, rows)
-        print(f"caption lexicon {VERSION}: {len(rows)} captions (split {args.split})")
-        print(format_table(scores))
-        if args.errors:
-            for row, pred in errors:
-                print(f"  {row.id} [{row.lang}] want={sorted(row.labels)} got={sorted(pred)}: {row.text}")
-        return 0
-    for text in args.text:
-        for e in detector.detect_text(text):
-            print(f"{e.kind} {e.score:.2f} {e.explanation}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    return _noisy_or(counted)
