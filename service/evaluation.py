@@ -18,6 +18,7 @@ from typing import Any
 
 from detectors.errors import AssetScreenError, BadInput
 from detectors.evidence import OFFICIAL_ASSET_KINDS, DecisionLevel, Verdict
+from detectors.scoring import Counts
 from service.scan import screen_file
 from service.screener import Screener
 
@@ -25,38 +26,6 @@ EVAL_KINDS: tuple[str, ...] = ("gov_vehicle", "uniform", "insignia", "document",
 LABEL_KINDS = frozenset(
     {"gov_vehicle", "uniform", "insignia", "flag_only", "document", "official_document", "person", "vehicle"}
 )
-
-
-@dataclass
-class Counts:
-    tp: int = 0
-    fp: int = 0
-    fn: int = 0
-    tn: int = 0
-
-    def add(self, expected: bool, predicted: bool) -> None:
-        if expected and predicted:
-            self.tp += 1
-        elif predicted:
-            self.fp += 1
-        elif expected:
-            self.fn += 1
-        else:
-            self.tn += 1
-
-    def to_dict(self) -> dict[str, Any]:
-        p = self.tp / (self.tp + self.fp) if self.tp + self.fp else 0.0
-        r = self.tp / (self.tp + self.fn) if self.tp + self.fn else 0.0
-        f1 = 2 * p * r / (p + r) if p + r else 0.0
-        return {
-            "precision": round(p, 4),
-            "recall": round(r, 4),
-            "f1": round(f1, 4),
-            "tp": self.tp,
-            "fp": self.fp,
-            "fn": self.fn,
-            "support": self.tp + self.fn,
-        }
 
 
 @dataclass

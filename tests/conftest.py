@@ -31,3 +31,21 @@ def eval_dir() -> Path:
 def _private_data_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every test gets its own data folder (store, example bank, hashes), never the user's."""
     monkeypatch.setenv("ASSETSCREEN_DATA", str(tmp_path_factory.mktemp("data")))
+
+
+@pytest.fixture
+def chromium_path() -> str:
+    """Chromium from Debian, driven by pip's playwright. Where CI sets ASSETSCREEN_REQUIRE_BROWSER=1 (it installs
+    both), a missing browser fails; elsewhere the browser tests skip with the reason."""
+    import shutil
+
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    try:
+        import playwright  # noqa: F401
+    except ImportError:
+        path = None
+    if path is None:
+        if os.environ.get("ASSETSCREEN_REQUIRE_BROWSER") == "1":
+            pytest.fail("Chromium and pip's playwright are required here (apt-get install chromium)")
+        pytest.skip("Chromium or playwright not installed (apt-get install chromium; pip install playwright)")
+    return path

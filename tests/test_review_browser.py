@@ -6,8 +6,6 @@ CI installs Chromium and sets ASSETSCREEN_REQUIRE_BROWSER=1, so there a missing 
 
 from __future__ import annotations
 
-import os
-import shutil
 import socket
 import threading
 import time
@@ -23,21 +21,6 @@ from service.settings import Settings
 from service.store import MemoryStore, verify_audit
 from tests.fakes import EchoRecognizer
 from tests.imagegen import red_patch_jpeg
-
-REQUIRED = os.environ.get("ASSETSCREEN_REQUIRE_BROWSER") == "1"
-
-
-def _browser() -> str:
-    path = shutil.which("chromium") or shutil.which("chromium-browser")
-    try:
-        import playwright  # noqa: F401
-    except ImportError:
-        path = None
-    if path is None:
-        if REQUIRED:
-            pytest.fail("Chromium and pip's playwright are required here (apt-get install chromium)")
-        pytest.skip("Chromium or playwright not installed (apt-get install chromium; pip install playwright)")
-    return path
 
 
 @pytest.fixture
@@ -62,8 +45,8 @@ def server() -> Iterator[tuple[str, MemoryStore, dict[str, str]]]:
     t.join(10)
 
 
-def test_review_page_decisions_with_the_keyboard(server: Any) -> None:
-    chromium = _browser()
+def test_review_page_decisions_with_the_keyboard(server: Any, chromium_path: str) -> None:
+    chromium = chromium_path
     from playwright.sync_api import expect, sync_playwright
 
     base, store, tokens = server

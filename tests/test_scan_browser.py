@@ -8,36 +8,18 @@ CI installs Chromium and sets ASSETSCREEN_REQUIRE_BROWSER=1, so there a missing 
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from pathlib import Path
-
-import pytest
 
 from service.scan import ScanOptions, run_scan
 from service.scan_inputs import collect
 from tests.imagegen import red_patch_jpeg
 from tests.test_scan import echo_engine, mixed_folder, red_png
 
-REQUIRED = os.environ.get("ASSETSCREEN_REQUIRE_BROWSER") == "1"
 HOSTILE = "<img src=x onerror=alert(1)>.png"
 
 
-def _browser() -> str:
-    path = shutil.which("chromium") or shutil.which("chromium-browser")
-    try:
-        import playwright  # noqa: F401
-    except ImportError:
-        path = None
-    if path is None:
-        if REQUIRED:
-            pytest.fail("Chromium and pip's playwright are required here (apt-get install chromium)")
-        pytest.skip("Chromium or playwright not installed (apt-get install chromium; pip install playwright)")
-    return path
-
-
-def test_html_report_shows_every_flagged_post_offline(tmp_path: Path) -> None:
-    chromium = _browser()
+def test_html_report_shows_every_flagged_post_offline(tmp_path: Path, chromium_path: str) -> None:
+    chromium = chromium_path
     from playwright.sync_api import sync_playwright
 
     root = mixed_folder(tmp_path / "archive", n_red=3, n_plain=3)

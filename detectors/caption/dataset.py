@@ -17,6 +17,7 @@ from typing import Any
 
 from detectors.caption.lexicon import SIGNALS
 from detectors.errors import ConfigError
+from detectors.scoring import Counts
 
 REQUIRED_COLUMNS = ("id", "lang", "labels", "text")
 
@@ -56,48 +57,6 @@ def read_caption_dataset(path: str | Path, split: str | None = None) -> list[Cap
 
 
 # --- counting ------------------------------------------------------------------------------------------------
-
-
-@dataclass
-class Counts:
-    tp: int = 0
-    fp: int = 0
-    fn: int = 0
-    tn: int = 0
-
-    def add(self, expected: bool, predicted: bool) -> None:
-        if expected and predicted:
-            self.tp += 1
-        elif predicted:
-            self.fp += 1
-        elif expected:
-            self.fn += 1
-        else:
-            self.tn += 1
-
-    @property
-    def precision(self) -> float:
-        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 0.0
-
-    @property
-    def recall(self) -> float:
-        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 0.0
-
-    @property
-    def f1(self) -> float:
-        p, r = self.precision, self.recall
-        return 2 * p * r / (p + r) if p + r else 0.0
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "precision": round(self.precision, 4),
-            "recall": round(self.recall, 4),
-            "f1": round(self.f1, 4),
-            "tp": self.tp,
-            "fp": self.fp,
-            "fn": self.fn,
-            "support": self.tp + self.fn,
-        }
 
 
 @dataclass
