@@ -36,6 +36,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from detectors.errors import AssetScreenError, BadInput, ConfigError, MediaTooLarge
 from detectors.evidence import Author
 from service.auth import ADMIN, READ_ALL, SUBMIT, authenticate, require
+from service.exemptions import add_exemption_checked
 from service.hooks import HookRequest, submission_from_hook
 from service.metrics import Metrics
 from service.notify import Notifier
@@ -43,7 +44,7 @@ from service.pipeline import ScreeningService, Submission, purge_expired
 from service.review import DecisionIn, record_decision, review_queue
 from service.screener import Screener
 from service.settings import Settings
-from service.store import ApiKey, Exemption, ResultRecord, Store, open_store, parse_stamp, stamp
+from service.store import ApiKey, ResultRecord, Store, open_store, parse_stamp, stamp
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -574,24 +575,6 @@ def create_app(
         return {"entries": [e.to_dict() for e in store.audit_entries(after=after, limit=limit)]}
 
     return app
-
-
-def add_exemption_checked(store: Store, screener_or_policy: Any, data: dict[str, Any], *, actor: str) -> Exemption:
-    """Validate an exemption against the policy's exemption types and record it (and who did it)."""
-    import datetime as dt
-
-    policy = getattr(screener_or_policy, "policy", screener_or_policy)
-    if data["type"] not in policy.exemptions.types:
-        raise BadInput(f"unknown exemption type {data['type']!r}; known: {', '.join(sorted(policy.exemptions.types))}")
-    if data.get("valid_until"):
-        try:
-            dt.date.fromisoformat(data["valid_until"])
-        except ValueError:
-            raise BadInput(f"valid_until is not a date: {data['valid_until']!r}") from None
-    ex = Exemption(**{**data, "created_at": stamp(), "created_by": actor})
-    store.put_exemption(ex)
-    store.audit(actor, "exemption.add", ex.account_id, {k: v for k, v in ex.to_dict().items() if k != "created_at"})
-    return ex
 
 
 def _summary(r: ResultRecord) -> dict[str, Any]:

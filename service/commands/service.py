@@ -81,7 +81,7 @@ def _policy(args: argparse.Namespace) -> Any:
 
 
 def cmd_exemptions_add(args: argparse.Namespace) -> int:
-    from service.api import add_exemption_checked
+    from service.exemptions import add_exemption_checked
 
     ex = add_exemption_checked(
         _store(args), _policy(args),
@@ -115,7 +115,7 @@ def cmd_exemptions_remove(args: argparse.Namespace) -> int:
 
 def cmd_exemptions_import(args: argparse.Namespace) -> int:
     """Import today's YAML registry (service/policy/exemptions.yaml format) into the store."""
-    from service.api import add_exemption_checked
+    from service.exemptions import add_exemption_checked
     from service.policy.engine import load_registry
 
     store, policy = _store(args), _policy(args)
