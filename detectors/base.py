@@ -47,6 +47,17 @@ class ImageContext:
     _memo: dict[Any, Any] = field(default_factory=dict, repr=False)
     # Stage name -> milliseconds, filled by engines that want their cost reported separately (e.g. "ocr").
     timings_ms: dict[str, float] = field(default_factory=dict, repr=False)
+    # Whether text may be read now. The screener first runs the detectors with OCR held back, then reruns
+    # only the detectors that asked for text, and only when the text could change a learned score.
+    ocr: bool = True
+    ocr_requests: int = field(default=0, repr=False)
+
+    def ocr_held_back(self) -> bool:
+        """True (and the request counted) when OCR is held back: the caller returns "no text" for now."""
+        if self.ocr:
+            return False
+        self.ocr_requests += 1
+        return True
 
     @property
     def width(self) -> int:

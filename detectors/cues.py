@@ -298,4 +298,6 @@ def region_words(ctx: Any, engine: Any, box: Sequence[float], *, max_side: int =
         ctx.timings_ms["ocr"] = ctx.timings_ms.get("ocr", 0.0) + (time.perf_counter() - t0) * 1000
         return words
 
+    if ctx.ocr_held_back():
+        return []
     return ctx.memo(key, run)  # type: ignore[no-any-return]

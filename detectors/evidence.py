@@ -232,12 +232,17 @@ class Finding:
         }
 
 
+# Statuses a verdict carries for information, not as failures: a default detector switched off in the settings,
+# learned heads missing some cue inputs, an image's text left unread because it could not change the verdict.
+INFORMATIONAL_STATUSES = frozenset({"off", "partial", "skipped"})
+
+
 @dataclass(frozen=True)
 class DetectorStatus:
     """A detector that did not run (or failed) for this post, said out loud rather than skipped."""
 
     detector: str
-    status: str  # "unavailable" | "error" | "not_ready"
+    status: str  # failures: "unavailable" | "error" | "not_ready"; said for information: INFORMATIONAL_STATUSES
     message: str
     image_index: int | None = None
 

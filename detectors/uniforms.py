@@ -372,6 +372,9 @@ class UniformDetector(ObjectCueDetector):
     plain_kind = Kind.PERSON.value
     official_kind = Kind.UNIFORM.value
     produces = frozenset({Kind.PERSON.value, Kind.UNIFORM.value})
+    # What reading a person's text (name tag, POLICE lettering) can change, for the OCR gate: the text cue and
+    # the uniform score it feeds; colour, camouflage, headgear and insignia cues are read from pixels.
+    text_keys = frozenset({"cue:text", Kind.UNIFORM.value})
 
     def __init__(
         self,

@@ -516,6 +516,9 @@ class VehicleDetector(ObjectCueDetector):
     plain_kind = Kind.VEHICLE.value
     official_kind = Kind.GOV_VEHICLE.value
     produces = frozenset({Kind.VEHICLE.value, Kind.GOV_VEHICLE.value})
+    # What reading a vehicle's text can change (the learned stage's OCR gate): the markings and plate cues and
+    # the official score they feed. Light bar, livery, flag staff and army cues are read from pixels.
+    text_keys = frozenset({"cue:markings", "cue:plate", Kind.GOV_VEHICLE.value})
 
     def __init__(
         self,

@@ -34,7 +34,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from detectors.errors import AssetScreenError, BadInput, ConfigError, MediaTooLarge
-from detectors.evidence import Author
+from detectors.evidence import INFORMATIONAL_STATUSES, Author
 from service.auth import ADMIN, READ_ALL, SUBMIT, authenticate, require
 from service.exemptions import add_exemption_checked
 from service.hooks import HookRequest, submission_from_hook
@@ -384,7 +384,7 @@ def create_app(
         rec = await pool.run(lambda: service.screen(sub))
         body = {"result_id": rec.id, **rec.to_dict()}
         if rec.decision == "incomplete":
-            failed = [s for s in rec.verdict.get("detector_status", []) if s["status"] not in ("off", "partial")]
+            failed = [s for s in rec.verdict.get("detector_status", []) if s["status"] not in INFORMATIONAL_STATUSES]
             said = "; ".join(f"{s['detector']}: {s['message']}" for s in failed)[:500]
             err = IncompleteVerdict(f"a detector could not run, so no verdict can be given: {said}")
             return _error(err, result_id=rec.id, result=body)

@@ -204,6 +204,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from service.scan import iter_media
 
     files = list(iter_media(args.folder))[: args.limit]
+    if args.workers is None:
+        args.workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     if args.workers > 1:
         result = run_bench_workers(_screener_settings(args), files, args.workers)
     else:
@@ -301,7 +303,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bench", help="speed: images/s, per-stage latency, memory")
     p.add_argument("folder", type=Path)
     p.add_argument("--limit", type=int, default=60)
-    p.add_argument("--workers", type=int, default=1, help="worker processes (models loaded once per worker)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="worker processes, models loaded once per each (default: one per core; 1 = this process)")
     p.add_argument("--baseline", choices=["naive"], help="also time the obvious script in the same run")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     _add_common(p)

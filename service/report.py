@@ -23,6 +23,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from detectors.evidence import INFORMATIONAL_STATUSES
+
 DECISIONS = ("violation", "review", "incomplete", "clear")
 # Thumbnails embedded for at most this many flagged posts (the most severe first): each is ~20-40 kB of base64,
 # and a page of 100 MB does not open. The rest are listed without them (their lines in the JSONL keep them).
@@ -92,7 +94,7 @@ def csv_rows(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
                 kinds=";".join(sorted({e["kind"] for e in ev})),
                 times_s=";".join(f"{t:g}" for t in times),
                 message="; ".join(f"{s['detector']} {s['status']}: {s['message']}"
-                                  for s in v.get("detector_status", []) if s["status"] not in ("off", "partial")),
+                                  for s in v.get("detector_status", []) if s["status"] not in INFORMATIONAL_STATUSES),
             )
         elif "error" in rec:
             row.update(status="error", error_type=rec.get("error_type", ""), message=rec["error"])
@@ -240,7 +242,7 @@ def _post_row(rec: dict[str, Any], with_thumbnails: bool = True) -> str:
         + f"<div class=cite>{_e(f.get('citation', ''))}</div><div>{_e(f.get('reason', ''))}</div></div>"
         for f in v.get("findings", [])
     )
-    status = [s for s in v.get("detector_status", []) if s["status"] not in ("off", "partial")]
+    status = [s for s in v.get("detector_status", []) if s["status"] not in INFORMATIONAL_STATUSES]
     findings += "".join(f"<div class=rule>{_e(s['detector'])} {_e(s['status'])}: {_e(s['message'])}</div>"
                         for s in status)
     evidence = "".join(

@@ -106,7 +106,8 @@ def build_recognizer(settings: Settings) -> Recognizer:
 
 _DEFAULT: Any = object()
 # Detector statuses that make a verdict incomplete: something that should have looked at the post did not.
-# "off" (switched off in settings) and "partial" (heads missing some cue inputs, said in the verdict) do not.
+# "off" (switched off in settings), "partial" (heads missing some cue inputs) and "skipped" (text left unread
+# because it could not change the verdict) are said in the verdict and do not.
 INCOMPLETE_STATUSES = frozenset({"unavailable", "error", "not_ready"})
 
 
@@ -163,14 +164,18 @@ class Screener:
             out.update(self.recognizer.versions)
         return out
 
-    def image_evidence(
-        self, ctx: ImageContext, statuses: list[DetectorStatus], timings: dict[str, float]
-    ) -> list[Evidence]:
-        """Every image detector on one image, then the learned stage over what they found."""
+    def _run_image_detectors(
+        self, dets: Sequence[ImageDetector], ctx: ImageContext, statuses: list[DetectorStatus],
+        timings: dict[str, float],
+    ) -> tuple[dict[str, list[Evidence]], set[str]]:
+        """Each detector once on `ctx`: its evidence by name, and the names of those that asked for text while
+        OCR was held back."""
         idx = ctx.index
-        found_all: list[Evidence] = []
-        for det in self.detectors.image:
+        found_by: dict[str, list[Evidence]] = {}
+        asked: set[str] = set()
+        for det in dets:
             t0 = time.perf_counter()
+            before = ctx.ocr_requests
             try:
                 found = det.detect(ctx)
             except DetectorUnavailable as exc:
@@ -184,13 +189,72 @@ class Screener:
                 statuses.append(DetectorStatus(det.name, "error", f"{type(exc).__name__}: {exc}", idx))
                 found = []
             _add(timings, det.name, (time.perf_counter() - t0) * 1000)
-            found_all.extend(found)
+            found_by[det.name] = found
+            if ctx.ocr_requests > before:
+                asked.add(det.name)
+        return found_by, asked
+
+    def _text_matters(
+        self, ctx: ImageContext, evidence: Sequence[Evidence], asked: set[str], policy: Policy,
+        caption_present: frozenset[str],
+    ) -> bool:
+        """Whether reading the image's text in the detectors that asked for it could change the verdict: yes for a
+        detector whose evidence a rule reads directly (and that rule can still fire) or one the learned stage does
+        not read; otherwise yes only if, with the cue keys that text can change set to anything at all, some
+        learned head's score could land on either side of a score the policy compares it with."""
+        if self.recognizer is None:
+            return True
+        caption_kinds = frozenset(k for d in self.detectors.text for k in d.produces)
+        for det in self.detectors.image:
+            if det.name not in asked:
+                continue
+            if det.name not in self.recognizer.cue_detectors:
+                return True
+            if policy.uses_directly(det.name, det.produces, caption_kinds=caption_kinds,
+                                    caption_present=caption_present):
+                return True
+        keys = frozenset(
+            k for det in self.detectors.image if det.name in asked for k in self.recognizer.cue_keys
+            if k.split(":", 1)[0] == det.name and text_may_change(det, k.split(":", 1)[1])
+        )
+        cuts = policy.score_cuts(self.recognizer.name)
+        return bool(self.recognizer.unsettled(ctx, evidence, keys, cuts))
+
+    def image_evidence(
+        self, ctx: ImageContext, statuses: list[DetectorStatus], timings: dict[str, float],
+        *, policy: Policy | None = None, caption_present: frozenset[str] = frozenset(),
+    ) -> list[Evidence]:
+        """Every image detector on one image, then the learned stage over what they found.
+
+        With `ocr.gate: learned` (the default) the detectors first run with OCR held back (text detection and
+        recognition are most of the cost). Only if some detector asked for text and `_text_matters` says the
+        text could change the verdict are those detectors run again with OCR; otherwise the image's text is left
+        unread and the verdict says so (status `skipped`).
+        """
+        gated = self.settings.ocr.gate == "learned" and self.recognizer is not None
+        ctx.ocr = not gated
+        found_by, asked = self._run_image_detectors(self.detectors.image, ctx, statuses, timings)
+        if asked:
+            first = [e for found in found_by.values() for e in found]
+            if self._text_matters(ctx, first, asked, policy or self.policy, caption_present):
+                ctx.ocr = True
+                again = [d for d in self.detectors.image if d.name in asked]
+                statuses[:] = [s for s in statuses if not (s.image_index == ctx.index and s.detector in asked)]
+                found_by.update(self._run_image_detectors(again, ctx, statuses, timings)[0])
+            else:
+                statuses.append(DetectorStatus(
+                    "ocr", "skipped",
+                    f"text not read for {', '.join(sorted(asked))}: whatever it said, no learned score would cross a "
+                    "score the policy compares it with, and no rule reads these detectors directly",
+                    ctx.index,
+                ))
+        found_all = [e for found in found_by.values() for e in found]
         if self.recognizer is not None:  # it times itself (stage "shared.recognition")
             try:
                 found_all.extend(self.recognizer.recognise(ctx, found_all))
             except Exception as exc:  # the learned stage failing must not pass for "nothing found"
-                log.exception("recognition failed on image %d", idx)
-                statuses.append(DetectorStatus("recognition", "error", f"{type(exc).__name__}: {exc}", idx))
+                log.exception("recognition failed on image %d", ctx.index)
+                statuses.append(DetectorStatus("recognition", "error", f"{type(exc).__name__}: {exc}", ctx.index))
         return found_all
 
     def screen(
@@ -205,16 +269,7 @@ class Screener:
         ]
         evidence: list[Evidence] = []
         t_start = time.perf_counter()
-        for idx, image in enumerate(post.images):
-            ctx = ImageContext(rgb=image.rgb, index=idx, name=image.name)
-            evidence.extend(e.with_image(idx) for e in self.image_evidence(ctx, statuses, timings))
-            if embeddings is not None and self.recognizer is not None:
-                vector = self.recognizer.embedding(ctx)
-                if vector is not None:
-                    embeddings[idx] = vector
-            for stage, ms in ctx.timings_ms.items():
-                _add(timings, f"shared.{stage}", ms)
-        for tdet in self.detectors.text:
+        for tdet in self.detectors.text:  # first: whether a caption signal is present decides what images need
             t0 = time.perf_counter()
             try:
                 evidence.extend(tdet.detect_post(post))
@@ -222,6 +277,17 @@ class Screener:
                 log.exception("detector %s failed", tdet.name)
                 statuses.append(DetectorStatus(tdet.name, "error", f"{type(exc).__name__}: {exc}"))
             _add(timings, tdet.name, (time.perf_counter() - t0) * 1000)
+        caption_present = frozenset(e.kind for e in evidence)
+        for idx, image in enumerate(post.images):
+            ctx = ImageContext(rgb=image.rgb, index=idx, name=image.name)
+            found = self.image_evidence(ctx, statuses, timings, policy=policy, caption_present=caption_present)
+            evidence.extend(e.with_image(idx) for e in found)
+            if embeddings is not None and self.recognizer is not None:
+                vector = self.recognizer.embedding(ctx)
+                if vector is not None:
+                    embeddings[idx] = vector
+            for stage, ms in ctx.timings_ms.items():
+                _add(timings, f"shared.{stage}", ms)
         t0 = time.perf_counter()
         decision, score, findings = policy.evaluate(evidence, post=post)
         if any(st.status in INCOMPLETE_STATUSES for st in statuses):
@@ -239,6 +305,13 @@ class Screener:
             post_id=post.post_id,
             policy_version=policy.version,
         )
+
+
+def text_may_change(det: ImageDetector, key: str) -> bool:
+    """Whether reading text can change `det`'s cue `key` (`kind` or `cue:NAME`): detectors name those keys in
+    `text_keys`; one that does not is assumed to let text change every key."""
+    keys = getattr(det, "text_keys", None)
+    return keys is None or key in keys
 
 
 def _add(timings: dict[str, float], key: str, ms: float) -> None:

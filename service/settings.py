@@ -50,6 +50,9 @@ class OcrSettings(Strict):
     engine: str = "rapidocr"
     threads: int = Field(2, gt=0)
     max_side: int = Field(1280, gt=0)
+    # learned: read an image's text only where it could change the verdict (a learned head could reach its
+    # report floor, or a rule reads the detector directly); always: every detector reads text whenever it asks.
+    gate: Literal["learned", "always"] = "learned"
 
 
 class YoloSettings(Strict):

@@ -77,6 +77,7 @@ class EchoRecognizer:
     versions = {"recognition": "echo"}
     produces = OFFICIAL_ASSET_KINDS
     cue_detectors: frozenset[str] = frozenset()
+    cue_keys: frozenset[str] = frozenset()
 
     def recognise(self, ctx: ImageContext, evidence: Any) -> list[Evidence]:
         return [
@@ -84,6 +85,10 @@ class EchoRecognizer:
             for e in evidence
             if e.kind in OFFICIAL_ASSET_KINDS
         ]
+
+    def unsettled(self, ctx: ImageContext, evidence: Any, keys: frozenset[str], cuts: Any) -> list[str]:
+        """Any text could matter: the screener always reads it for pipeline tests that use this stage."""
+        return sorted(self.produces)
 
     def embedding(self, ctx: ImageContext) -> np.ndarray | None:
         """A tiny colour signature (mean RGB of a 4x4 grid), so tests can store and match embeddings."""

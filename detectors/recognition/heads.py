@@ -58,7 +58,19 @@ class Head:
         return float(((x - self.mean) / self.scale) @ self.coef + self.intercept)
 
     def probability(self, blocks: Mapping[str, np.ndarray]) -> float:
-        return _sigmoid(self.calib_a * self.decision(self.vector(blocks)) + self.calib_b)
+        return self._calibrated(self.vector(blocks))
+
+    def probability_range(self, blocks: Mapping[str, np.ndarray], free: np.ndarray) -> tuple[float, float]:
+        """The lowest and highest probability this head can give when the features where `free` is True may take
+        any value in [0, 1] (cue scores) and the others stay as they are: exact bounds, the head being linear."""
+        x = self.vector(blocks)
+        up = self.coef / self.scale > 0
+        lo = np.where(free, np.where(up, 0.0, 1.0), x)
+        hi = np.where(free, np.where(up, 1.0, 0.0), x)
+        return self._calibrated(lo), self._calibrated(hi)
+
+    def _calibrated(self, x: np.ndarray) -> float:
+        return _sigmoid(self.calib_a * self.decision(x) + self.calib_b)
 
     def contributions(self, blocks: Mapping[str, np.ndarray], spec: FeatureSpec, top: int = 4) -> dict[str, Any]:
         """Per block, how much it pushed the score (log-odds before calibration), and the strongest cue terms."""
@@ -169,6 +181,28 @@ class HeadSet:
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             why = f"{type(exc).__name__}: {exc}"
             raise ModelMissing(f"heads file {path} is corrupt or not a heads file: {why}") from None
+
+    def free_mask(self, head: Head, cue_keys: frozenset[str]) -> np.ndarray:
+        """A mask over `head`'s feature vector marking the given cue keys."""
+        sizes = self.spec.block_sizes()
+        parts = [
+            np.asarray([k in cue_keys for k in self.spec.cue_keys]) if b == "cues" else np.zeros(sizes[b], bool)
+            for b in head.blocks
+        ]
+        return np.concatenate(parts) if parts else np.zeros(0, bool)
+
+    def unsettled(
+        self, blocks: Mapping[str, np.ndarray], keys: frozenset[str], cuts: Mapping[str, Sequence[float]]
+    ) -> list[str]:
+        """The kinds whose probability could fall on either side of one of their `cuts` (the scores a policy
+        compares them with) if the given cue keys took any value in [0, 1]. Empty means nothing those cues
+        could say changes what the policy decides."""
+        out = []
+        for kind, h in sorted(self.heads.items()):
+            lo, hi = h.probability_range(blocks, self.free_mask(h, keys))
+            if any(lo < cut <= hi for cut in cuts.get(kind, ())):
+                out.append(kind)
+        return out
 
     def predict(self, blocks: Mapping[str, np.ndarray], kinds: Sequence[str] | None = None) -> dict[str, float]:
         return {k: h.probability(blocks) for k, h in self.heads.items() if kinds is None or k in kinds}

@@ -10,7 +10,7 @@ finding is the policy's business, not this stage's.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -47,6 +47,11 @@ class RecognitionStage(Protocol):
     def produces(self) -> frozenset[str]: ...
 
     @property
+    def cue_keys(self) -> frozenset[str]:
+        """The cue keys its features read (`detector:kind`, `detector:cue:NAME`)."""
+        ...
+
+    @property
     def cue_detectors(self) -> frozenset[str]:
         """The cue detectors whose evidence its features read."""
         ...
@@ -55,6 +60,15 @@ class RecognitionStage(Protocol):
     def versions(self) -> dict[str, str]: ...
 
     def recognise(self, ctx: ImageContext, evidence: Sequence[Evidence]) -> list[Evidence]: ...
+
+    def unsettled(
+        self, ctx: ImageContext, evidence: Sequence[Evidence], keys: frozenset[str],
+        cuts: Mapping[str, Sequence[float]],
+    ) -> list[str]:
+        """The kinds whose score could land on either side of one of their `cuts` if the given cue keys
+        (`detector:kind`, `detector:cue:NAME`) took any value (say, once the image's text is read): empty means
+        that text cannot change what the policy decides, so it need not be read."""
+        ...
 
     def embedding(self, ctx: ImageContext) -> np.ndarray | None:
         """The image's embedding in the example bank's metric (memoised: no second model run), if any."""
@@ -105,11 +119,25 @@ class Recognizer:
         return frozenset(self.heads.heads)
 
     @property
+    def cue_keys(self) -> frozenset[str]:
+        return frozenset(self.heads.spec.cue_keys)
+
+    @property
     def cue_detectors(self) -> frozenset[str]:
         return frozenset(key.split(":", 1)[0] for key in self.heads.spec.cue_keys)
 
     def embedding(self, ctx: ImageContext) -> np.ndarray | None:
         return np.asarray(image_features(ctx, self.extractor.models).embedding, dtype=np.float32)
+
+    def unsettled(
+        self, ctx: ImageContext, evidence: Sequence[Evidence], keys: frozenset[str],
+        cuts: Mapping[str, Sequence[float]],
+    ) -> list[str]:
+        t0 = time.perf_counter()
+        blocks = self.extractor.raw(ctx, evidence).blocks(self.heads.spec)
+        kinds = self.heads.unsettled(blocks, keys, cuts)
+        ctx.timings_ms["recognition"] = ctx.timings_ms.get("recognition", 0.0) + (time.perf_counter() - t0) * 1000
+        return kinds
 
     def recognise(self, ctx: ImageContext, evidence: Sequence[Evidence]) -> list[Evidence]:
         t0 = time.perf_counter()

@@ -175,6 +175,8 @@ def read_quads(ctx: ImageContext, engine: OcrEngine, quads: Sequence[Quad]) -> l
 
     Engines without `recognize` fall back to a full `ocr_words` pass and match its lines to the quads.
     """
+    if ctx.ocr_held_back():
+        return [None] * len(quads)
     if not isinstance(engine, LineRecognizer):
         by_key = {_quad_key(w.quad): w for w in ocr_words(ctx, engine)}
         return [by_key.get(_quad_key(q)) for q in quads]
@@ -204,6 +206,8 @@ def ocr_words(ctx: ImageContext, engine: OcrEngine) -> list[OcrWord]:
         ctx.timings_ms["ocr"] = ctx.timings_ms.get("ocr", 0.0) + (time.perf_counter() - t0) * 1000
         return words
 
+    if ctx.ocr_held_back():
+        return []
     return ctx.memo(("ocr", id(engine)), run)
 
 
@@ -228,6 +232,8 @@ def text_quads(ctx: ImageContext, engine: OcrEngine, max_side: int | None = None
         ctx.timings_ms["text_det"] = ctx.timings_ms.get("text_det", 0.0) + (time.perf_counter() - t0) * 1000
         return quads
 
+    if ctx.ocr_held_back():
+        return []
     key = ("text_det", id(engine)) if max_side is None else ("text_det", id(engine), max_side)
     return ctx.memo(key, run)
 

@@ -275,6 +275,41 @@ class Policy(Strict):
             return None
         return entry
 
+    def score_cuts(self, detector: str) -> dict[str, list[float]]:
+        """Kind -> the scores this policy compares `detector`'s evidence of that kind with (every condition's
+        min_score and max_score that accepts it). A score that stays on the same side of all of them cannot
+        change which rules fire."""
+        cuts: dict[str, set[float]] = {}
+        for rule in self.rules:
+            for c in [*rule.all_of, *rule.any_of, *rule.none_of]:
+                if c.detectors and detector not in c.detectors:
+                    continue
+                for kind in c.kind_set:
+                    cuts.setdefault(kind, set()).add(c.min_score)
+                    if c.max_score is not None:
+                        cuts[kind].add(c.max_score)
+        return {k: sorted(v) for k, v in cuts.items()}
+
+    def uses_directly(self, detector: str, kinds: frozenset[str], *, caption_kinds: frozenset[str],
+                      caption_present: frozenset[str]) -> bool:
+        """Whether some rule that can still fire for this post reads `detector`'s own evidence (of `kinds`).
+
+        A rule can still fire unless one of its `all_of` conditions can only be met by a caption (its kinds are
+        caption kinds, or its source is the caption) and the post has no caption evidence of those kinds. The
+        screener asks this before leaving a detector's text unread: what feeds a rule directly is always read.
+        """
+        for rule in self.rules:
+            conds = [*rule.all_of, *rule.any_of, *rule.none_of]
+            if not any(c.kind_set & kinds and (not c.detectors or detector in c.detectors) for c in conds):
+                continue
+            blocked = any(
+                (c.source == "caption" or c.kind_set <= caption_kinds) and not (c.kind_set & caption_present)
+                for c in rule.all_of
+            )
+            if not blocked:
+                return True
+        return False
+
     # --- evaluation ------------------------------------------------------------------------------------------
 
     def flagged_kinds(self, evidence: Sequence[Evidence]) -> set[str]:
