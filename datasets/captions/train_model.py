@@ -4,8 +4,8 @@
     python datasets/captions/train_model.py --no-nested  # skip the nested CV table (faster, for experiments)
     python datasets/captions/train_model.py --single-criterion  # nested CV for the chosen criterion only
 
-Data: the DEV caption batches only (b01, b03, b04, b05, b07) plus the `dev` rows of captions.csv. The
-held-back batches (b02, b06, b08) and the `heldout` rows of captions.csv are never opened here: they are
+Data: the DEV caption batches only (b01, b03-b05, b07, b09-b14) plus the `dev` rows of captions.csv. The
+held-back batches (b02, b06, b08, b15, b16) and the `heldout` rows of captions.csv are never opened here: they are
 measured once, with `assetscreen captions evaluate`, after everything below is fixed.
 
 Recipe (deterministic: no random state is involved anywhere):
@@ -66,8 +66,16 @@ DEV_BATCHES = (
     "b04_teacher.csv",
     "b05_clerk.csv",
     "b07_journalist.csv",
+    "b09_station_house_officer.csv",
+    "b10_customs_revenue.csv",
+    "b11_health_department.csv",
+    "b12_revenue_patwari.csv",
+    "b13_young_officer.csv",
+    "b14_union_leader.csv",
 )
-HELD_BACK = ("b02_dc_office.csv", "b06_citizen.csv", "b08_party_supporter.csv")  # never read here
+HELD_BACK = (  # never read here
+    "b02_dc_office.csv", "b06_citizen.csv", "b08_party_supporter.csv", "b15_secretariat.csv", "b16_traffic_motorway.csv",
+)
 C_GRID = (0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
 MIN_DF = 2
 FUSION_C = 1.0
