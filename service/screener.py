@@ -227,27 +227,32 @@ class Screener:
         """Every image detector on one image, then the learned stage over what they found.
 
         With `ocr.gate: learned` (the default) the detectors first run with OCR held back (text detection and
-        recognition are most of the cost). Only if some detector asked for text and `_text_matters` says the
-        text could change the verdict are those detectors run again with OCR; otherwise the image's text is left
-        unread and the verdict says so (status `skipped`).
+        recognition are most of the cost). The detectors that asked for text are then run again with OCR one at
+        a time, cheapest first (`text_cost`), for as long as `_text_matters` says the text still unread could
+        change the verdict; text left unread is said in the verdict (status `skipped`). Exact: the decision and
+        the rules that fire are those reading every text would give (scores shown may differ).
         """
         gated = self.settings.ocr.gate == "learned" and self.recognizer is not None
         ctx.ocr = not gated
         found_by, asked = self._run_image_detectors(self.detectors.image, ctx, statuses, timings)
-        if asked:
-            first = [e for found in found_by.values() for e in found]
-            if self._text_matters(ctx, first, asked, policy or self.policy, caption_present):
-                ctx.ocr = True
-                again = [d for d in self.detectors.image if d.name in asked]
-                statuses[:] = [s for s in statuses if not (s.image_index == ctx.index and s.detector in asked)]
-                found_by.update(self._run_image_detectors(again, ctx, statuses, timings)[0])
-            else:
-                statuses.append(DetectorStatus(
-                    "ocr", "skipped",
-                    f"text not read for {', '.join(sorted(asked))}: whatever it said, no learned score would cross a "
-                    "score the policy compares it with, and no rule reads these detectors directly",
-                    ctx.index,
-                ))
+        # Cheapest reader first (a few crops before a page of lines); after each, ask again with what it read.
+        pending = sorted((d for d in self.detectors.image if d.name in asked), key=lambda d: getattr(d, "text_cost", 1))
+        while pending:
+            so_far = [e for found in found_by.values() for e in found]
+            if not self._text_matters(ctx, so_far, {d.name for d in pending}, policy or self.policy, caption_present):
+                break
+            det = pending.pop(0)
+            statuses[:] = [s for s in statuses if not (s.image_index == ctx.index and s.detector == det.name)]
+            ctx.ocr = True
+            found_by.update(self._run_image_detectors([det], ctx, statuses, timings)[0])
+            ctx.ocr = not gated
+        if pending:
+            statuses.append(DetectorStatus(
+                "ocr", "skipped",
+                f"text not read for {', '.join(sorted(d.name for d in pending))}: whatever it said, no learned score "
+                "would cross a score the policy compares it with, and no rule reads these detectors directly",
+                ctx.index,
+            ))
         found_all = [e for found in found_by.values() for e in found]
         if self.recognizer is not None:  # it times itself (stage "shared.recognition")
             try:

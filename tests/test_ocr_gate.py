@@ -198,3 +198,34 @@ def test_unsettled_names_only_kinds_whose_range_straddles_a_cut():
     assert heads.unsettled(b, keys, {"gov_vehicle": [0.9]}) == []
     assert heads.unsettled(b, keys, {"gov_vehicle": [0.1]}) == []
     assert heads.unsettled(b, frozenset(), {"gov_vehicle": [0.5]}) == []  # nothing free: settled
+
+
+class PageDetector(TextCueDetector):
+    """A costly reader (a page of lines) whose keys no head weighs here."""
+
+    name = "pagey"
+    text_cost = 3
+
+
+class KeyRecognizer(GateRecognizer):
+    """Unsettled exactly while texty's key is still free."""
+
+    cue_detectors = frozenset({"texty", "pagey"})
+    cue_keys = frozenset({"texty:gov_vehicle", "pagey:gov_vehicle"})
+
+    def unsettled(self, ctx: ImageContext, evidence: Any, keys: frozenset[str], cuts: Any) -> list[str]:
+        self.asked.append(keys)
+        return ["gov_vehicle"] if "texty:gov_vehicle" in keys else []
+
+
+def test_readers_run_cheapest_first_and_stop_once_the_rest_cannot_matter():
+    engine = CountingEngine()
+    texty, pagey = TextCueDetector(engine), PageDetector(engine)
+    rec = KeyRecognizer([])
+    built = BuiltDetectors(image=(pagey, texty), text=(), unavailable=())
+    s = Screener(Settings(detectors=["fake_caption"]), detectors=built, recognizer=rec)
+    v = s.screen(Post(images=(image(),)))
+    assert texty.runs == 2 and pagey.runs == 1
+    assert rec.asked == [frozenset({"texty:gov_vehicle", "pagey:gov_vehicle"}), frozenset({"pagey:gov_vehicle"})]
+    skipped = [st for st in v.detector_status if st.status == "skipped"]
+    assert len(skipped) == 1 and "pagey" in skipped[0].message and "texty" not in skipped[0].message

@@ -53,6 +53,7 @@ class DocumentDetector:
     name = NAME
     version = VERSION
     produces = frozenset({Kind.DOCUMENT.value, Kind.OFFICIAL_DOCUMENT.value})
+    text_cost = 2  # the OCR gate reads cheaper text first: a budgeted page read, after vehicle and person crops
 
     def __init__(self, engine: OcrEngine, markers: MarkerSet | None = None,
                  options: DocumentOptions | None = None) -> None:

@@ -46,6 +46,7 @@ class InsigniaDetector:
     name = "insignia"
     version = "insignia-5"
     produces = frozenset({Kind.INSIGNIA.value, Kind.FLAG_ONLY.value, Kind.OFFICE_SETTING.value})
+    text_cost = 3  # up to ocr_max_lines lines of a page-like image: the OCR gate reads it last
 
     def __init__(
         self,
