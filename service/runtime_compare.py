@@ -1,12 +1,12 @@
 """Runtime comparison: the shipped MobileNets on ONNX Runtime against their TFLite originals (XNNPACK delegate).
 
-For each model (ImageNet classifier, 1024-d embedder) every image is prepared once (`mobilenet.prepare`, not
-timed), then run on both runtimes one after the other, alternating which goes first, so that a load elsewhere on
-the machine weighs on both alike. The ONNX session is the project's own (`onnx_session`: CPU provider, full graph
-optimisation, `threads` intra-op threads, idle workers not spinning); the TFLite interpreter gets
-`num_threads=threads` and, in recent LiteRT builds, XNNPACK as its default CPU delegate: whether it was applied is read from the interpreter's node list
-(a DELEGATE node) and reported, with the ops left on the built-in kernels. A timing covers input copy, inference
-and output fetch; warm-up runs are not counted.
+For each model (ImageNet classifier, 1024-d embedder) every image is prepared once (`mobilenet.prepare`, not timed),
+then run on both runtimes one after the other, alternating which goes first, so that a load elsewhere on the machine
+weighs on both alike. The ONNX session is the project's own (`onnx_session`: CPU provider, full graph optimisation,
+`threads` intra-op threads, idle workers not spinning); the TFLite interpreter gets `num_threads=threads` and, in
+recent LiteRT builds, XNNPACK as its default CPU delegate: whether it was applied is read from the interpreter's
+node list (a DELEGATE node) and reported, with the ops left on the built-in kernels. A timing covers input copy,
+inference and output fetch; warm-up runs are not counted.
 
 The TFLite files are not shipped (only the ONNX conversions are): they are read from ``--tflite-dir``
 (default ``../shared/models/small``). `python -m service.runtime_compare FOLDER --limit 40 --threads 1` prints one
