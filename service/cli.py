@@ -204,6 +204,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from service.scan import iter_media
 
     files = list(iter_media(args.folder))[: args.limit]
+    if args.profile is not None:
+        return _bench_profile(args, files)
     if args.workers is None:
         args.workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     if args.workers > 1:
@@ -220,6 +222,28 @@ def cmd_bench(args: argparse.Namespace) -> int:
         print(f"naive script (YOLO + default RapidOCR on every image, sequential): {baseline['images_per_s']} "
               f"images/s, p50 {baseline['latency_ms']['median']} ms, p95 {baseline['latency_ms']['p95']} ms; "
               f"AssetScreen is {ratio:.2f}x")
+    return 0
+
+
+def _bench_profile(args: argparse.Namespace, files: list[Path]) -> int:
+    """The benchmark in this process under pyinstrument: where the time goes, as HTML (FILE.html) or text."""
+    try:
+        from pyinstrument import Profiler
+    except ImportError:
+        print("error: --profile needs pyinstrument (pip install -e '.[dev]')", file=sys.stderr)
+        return 2
+    from service.bench import format_bench, run_bench
+
+    screener = _screener(args)
+    profiler = Profiler(interval=0.005)
+    profiler.start()
+    result = run_bench(screener, files)
+    profiler.stop()
+    out = Path(args.profile)
+    out.write_text(profiler.output_html() if out.suffix == ".html" else profiler.output_text(show_all=False),
+                   encoding="utf-8")
+    print(format_bench(result))
+    print(f"profile written to {out}")
     return 0
 
 
@@ -306,6 +330,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=None,
                    help="worker processes, models loaded once per each (default: one per core; 1 = this process)")
     p.add_argument("--baseline", choices=["naive"], help="also time the obvious script in the same run")
+    p.add_argument("--profile", type=Path, metavar="FILE",
+                   help="profile the pipeline in this process with pyinstrument; FILE.html for the HTML view")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     _add_common(p)
     p.set_defaults(func=cmd_bench)

@@ -132,3 +132,20 @@ def test_bad_config_names_key(tmp_path, folder, capsys):
 def test_missing_config_file_is_an_error(tmp_path, folder, capsys):
     assert main(["screen", str(folder / "a_red.png"), "--config", str(tmp_path / "nope.yaml")]) == 2
     assert "not found" in capsys.readouterr().err
+
+
+def test_bench_json_has_the_documented_shape(folder, capsys):
+    assert main(["bench", str(folder), "--workers", "1", "--json", "--detectors", "fake_red"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["images"] == 3  # the three decodable images; broken files are not benchmarked
+    assert {"images_per_second", "p50_ms", "p95_ms", "peak_rss_mb", "stages", "workers"} <= set(out)
+    assert {"fake_red", "total", "policy"} <= set(out["stages"])
+    assert out["p50_ms"] <= out["p95_ms"] and out["images_per_second"] > 0
+
+
+def test_bench_profile_writes_where_the_time_went(folder, tmp_path, capsys):
+    pytest.importorskip("pyinstrument")  # a dev extra: `--profile` says so when it is missing
+    report = tmp_path / "profile.txt"
+    assert main(["bench", str(folder), "--detectors", "fake_red", "--profile", str(report)]) == 0
+    assert "Screener.screen" in report.read_text(encoding="utf-8")
+    assert f"profile written to {report}" in capsys.readouterr().out
