@@ -379,6 +379,7 @@ class MutatedMediaFetcher:
 def mastodon_event(rng: random.Random) -> bytes:
     """A Mastodon status.created or report.created body, with values swapped for odd ones, keys dropped or added,
     and now and then its bytes mutated."""
+    import copy
     import json
 
     status = {"id": str(rng.randrange(10**6)), "content": "<p>proud to serve <b>the DC office</b></p>",
@@ -386,7 +387,7 @@ def mastodon_event(rng: random.Random) -> bytes:
               "media_attachments": [{"type": "image", "url": f"https://media.example/{rng.randrange(99)}.png"}]}
     event: dict[str, Any] = {"event": "status.created", "created_at": "2025-02-15T10:00:00Z", "object": status}
     if rng.random() < 0.3:
-        event = {"event": "report.created", "object": {"id": "r1", "statuses": [status, dict(status)]}}
+        event = {"event": "report.created", "object": {"id": "r1", "statuses": [status, copy.deepcopy(status)]}}
     for _ in range(rng.randint(0, 3)):
         node: Any = event
         path: list[Any] = []
@@ -400,12 +401,14 @@ def mastodon_event(rng: random.Random) -> bytes:
         for key in path[:-1]:
             parent = parent[key]
         action = rng.random()
+        # A fresh copy of the odd value: the shared constants must never be mutated (a later mutation could put
+        # a list inside itself, and the next run would not try the same inputs).
         if action < 0.6:
-            parent[path[-1]] = rng.choice(JSON_ODDITIES)
+            parent[path[-1]] = copy.deepcopy(rng.choice(JSON_ODDITIES))
         elif action < 0.8 and isinstance(parent, dict):
             del parent[path[-1]]
         elif isinstance(parent, dict):
-            parent[f"extra_{rng.randrange(9)}"] = rng.choice(JSON_ODDITIES)
+            parent[f"extra_{rng.randrange(9)}"] = copy.deepcopy(rng.choice(JSON_ODDITIES))
     body = json.dumps(event, ensure_ascii=rng.random() < 0.5).encode("utf-8", "surrogatepass")
     return mutate(body, rng, []) if rng.random() < 0.2 else body
 

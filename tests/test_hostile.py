@@ -752,3 +752,16 @@ def test_fuzz_command_parses_and_reports_json(capsys: pytest.CaptureFixture[str]
     assert args.func(args) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["target"] == "decode" and out["inputs"] > 0 and out["failures"] == 0
+
+
+def test_mastodon_event_generator_never_mutates_its_constants() -> None:
+    """Found by `fuzz api`: mutations wrote into the shared odd values, until a list held itself (the fuzzer
+    crashed with a circular reference, and a seed no longer replayed the same inputs)."""
+    import random
+
+    import service.fuzz as fuzz
+
+    before = repr(fuzz.JSON_ODDITIES)
+    bodies = [fuzz.mastodon_event(random.Random(seed)) for seed in range(3000)]
+    assert repr(fuzz.JSON_ODDITIES) == before
+    assert bodies[:50] == [fuzz.mastodon_event(random.Random(seed)) for seed in range(50)]  # replayable
