@@ -66,7 +66,7 @@ HELD_BACK = [DATASET.parent / "batches" / f"{name}.csv" for name in (
 def test_held_back_batches_stay_above_their_floors(capsys: pytest.CaptureFixture[str]) -> None:
     """A regression guard on the held-back writers (750 captions) plus the round-1 held-back rows (88): floors a
     few points under what the shipped model measured (datasets/captions/README.md), so a worse lexicon or model
-    fails CI. Any signal measured P 0.922 / R 0.885; per signal P >= 0.829, R >= 0.742; per language R >= 0.847."""
+    fails CI. Any signal measured P 0.924 / R 0.911; per signal P >= 0.830, R >= 0.789; per language R >= 0.871."""
     from service.commands.captions import evaluate_files
 
     report = evaluate_files([*HELD_BACK, DATASET], split="heldout")
@@ -74,12 +74,12 @@ def test_held_back_batches_stay_above_their_floors(capsys: pytest.CaptureFixture
         print(f"\ncaption signals on the held-back batches ({report.n_captions} captions):\n{report.table()}")
     assert report.n_captions == 838
     post = report.post
-    assert post.precision >= 0.89 and post.recall >= 0.85, f"any signal P {post.precision:.3f} R {post.recall:.3f}"
+    assert post.precision >= 0.89 and post.recall >= 0.88, f"any signal P {post.precision:.3f} R {post.recall:.3f}"
     for kind, c in report.kinds.items():
-        assert c.precision >= 0.79, f"{kind} precision {c.precision:.3f} ({c.fp} false positives)"
-        assert c.recall >= 0.71, f"{kind} recall {c.recall:.3f} ({c.fn} missed)"
+        assert c.precision >= 0.80, f"{kind} precision {c.precision:.3f} ({c.fp} false positives)"
+        assert c.recall >= 0.76, f"{kind} recall {c.recall:.3f} ({c.fn} missed)"
     for lang, c in report.languages.items():
-        assert c.recall >= 0.81, f"any-signal recall in {lang} {c.recall:.3f}"
+        assert c.recall >= 0.84, f"any-signal recall in {lang} {c.recall:.3f}"
 
 
 def test_eval_command_prints_the_table(capsys: pytest.CaptureFixture[str]) -> None:
@@ -126,7 +126,7 @@ def test_evidence_is_text_evidence_with_the_words_that_fired(detector: CaptionDe
 
 def test_target_alone_does_not_fire_but_target_with_stance_does() -> None:
     """The lexicon's rule. (Fused with the n-gram model, "Watching the PTI jalsa on TV" does fire political, at
-    0.80: a known false positive of the model, which learned party names from slogan captions.)"""
+    0.89: a known false positive of the model, which learned party names from slogan captions.)"""
     detector = CaptionDetector.from_options(CaptionOptions(use_model=False))
     assert "political" not in kinds(detector, "Watching the PTI jalsa on TV")
     assert "political" not in kinds(detector, "My exam was a disaster, shame on me")
@@ -183,7 +183,12 @@ def test_urdu_variant_spelling_is_detected(detector: CaptionDetector) -> None:
 
 
 def test_roman_urdu_spelling_variants(detector: CaptionDetector) -> None:
-    assert "glorification" in kinds(detector, "SHO sahab ke sath protokol")
+    # "protokol" folds to the lexicon's "protocol", and the finding names it. (The bare "SHO sahab ke sath
+    # protokol" scores under the threshold since the dev batches grew: "with SHO sahab" is often a citizen's or
+    # a relative's post there.)
+    found = [e for e in detector.detect_text("Mera protokol dekho aaj, SHO sahab khud sath the")
+             if e.kind == "glorification"]
+    assert found and "protocol" in found[0].details["words"]
     assert "political" in kinds(detector, "Ye hukoomat nakam hai")
 
 

@@ -4,7 +4,7 @@
     python datasets/captions/train_model.py --no-nested  # skip the nested CV table (faster, for experiments)
     python datasets/captions/train_model.py --single-criterion  # nested CV for the chosen criterion only
 
-Data: the DEV caption batches only (b01, b03-b05, b07, b09-b14) plus the `dev` rows of captions.csv. The
+Data: the DEV caption batches only (b01, b03-b05, b07, b09-b14, b17-b20) plus the `dev` rows of captions.csv. The
 held-back batches (b02, b06, b08, b15, b16) and the `heldout` rows of captions.csv are never opened here: they are
 measured once, with `assetscreen captions evaluate`, after everything below is fixed.
 
@@ -73,6 +73,10 @@ DEV_BATCHES = (
     "b12_revenue_patwari.csv",
     "b13_young_officer.csv",
     "b14_union_leader.csv",
+    "b17_rangers_fc.csv",
+    "b18_college_lecturer.csv",
+    "b19_utility_staff.csv",
+    "b20_mixed_public.csv",
 )
 HELD_BACK = (  # never read here
     "b02_dc_office.csv", "b06_citizen.csv", "b08_party_supporter.csv",
