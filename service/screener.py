@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -104,6 +104,15 @@ def build_recognizer(settings: Settings) -> Recognizer:
     return Recognizer(extractor, heads, bank)
 
 
+@dataclass(frozen=True)
+class TextGate:
+    """The OCR gate for one post: detectors whose text is always read, and per learned kind the scores the policy
+    compares it with."""
+
+    always: frozenset[str]
+    cuts: Mapping[str, Sequence[float]]
+
+
 _DEFAULT: Any = object()
 # Detector statuses that make a verdict incomplete: something that should have looked at the post did not.
 # "off" (switched off in settings), "partial" (heads missing some cue inputs) and "skipped" (text left unread
@@ -134,6 +143,7 @@ class Screener:
         self.policy = policy if policy is not None else Policy.load(self.settings.policy)
         self._partial = self._missing_cue_inputs()
         self._off = self._switched_off()
+        self._text_keys = self._keys_text_can_change()
 
     def _missing_cue_inputs(self) -> tuple[DetectorStatus, ...]:
         """A learned stage fitted on cue detectors that are not running here sees those cues as absent: say so."""
@@ -194,58 +204,67 @@ class Screener:
                 asked.add(det.name)
         return found_by, asked
 
-    def _text_matters(
-        self, ctx: ImageContext, evidence: Sequence[Evidence], asked: set[str], policy: Policy,
-        caption_present: frozenset[str],
-    ) -> bool:
-        """Whether reading the image's text in the detectors that asked for it could change the verdict: yes for a
-        detector whose evidence a rule reads directly (and that rule can still fire) or one the learned stage does
-        not read; otherwise yes only if, with the cue keys that text can change set to anything at all, some
-        learned head's score could land on either side of a score the policy compares it with."""
+    def _keys_text_can_change(self) -> dict[str, frozenset[str]]:
+        """Per image detector, the learned stage's cue keys that reading its text can change (fixed at start)."""
         if self.recognizer is None:
-            return True
-        caption_kinds = frozenset(k for d in self.detectors.text for k in d.produces)
+            return {}
+        out: dict[str, frozenset[str]] = {}
         for det in self.detectors.image:
-            if det.name not in asked:
-                continue
-            if det.name not in self.recognizer.cue_detectors:
-                return True
-            if policy.uses_directly(det.name, det.produces, caption_kinds=caption_kinds,
-                                    caption_present=caption_present):
-                return True
-        keys = frozenset(
-            k for det in self.detectors.image if det.name in asked for k in self.recognizer.cue_keys
-            if k.split(":", 1)[0] == det.name and text_may_change(det, k.split(":", 1)[1])
+            mine = (k for k in self.recognizer.cue_keys if k.split(":", 1)[0] == det.name)
+            out[det.name] = frozenset(k for k in mine if text_may_change(det, k.split(":", 1)[1]))
+        return out
+
+    def text_gate(self, policy: Policy, caption_present: frozenset[str]) -> TextGate | None:
+        """The OCR gate for one post (None: every detector reads its text). A detector whose own evidence a rule
+        reads directly (and that rule can still fire with this caption) or that the learned stage does not read
+        always reads; the others read only while `_text_matters`."""
+        if self.settings.ocr.gate != "learned" or self.recognizer is None:
+            return None
+        caption_kinds = frozenset(k for d in self.detectors.text for k in d.produces)
+        always = frozenset(
+            d.name for d in self.detectors.image
+            if d.name not in self.recognizer.cue_detectors
+            or policy.uses_directly(d.name, d.produces, caption_kinds=caption_kinds, caption_present=caption_present)
         )
-        cuts = policy.score_cuts(self.recognizer.name)
-        return bool(self.recognizer.unsettled(ctx, evidence, keys, cuts))
+        return TextGate(always, policy.score_cuts(self.recognizer.name))
+
+    def _text_matters(
+        self, ctx: ImageContext, evidence: Sequence[Evidence], pending: Sequence[ImageDetector], gate: TextGate
+    ) -> bool:
+        """Whether reading the text of the `pending` detectors could change the verdict: yes if one of them always
+        reads; otherwise yes only if, with the cue keys their text can change set to anything at all, some
+        learned head's score could land on either side of a score the policy compares it with."""
+        if self.recognizer is None or any(d.name in gate.always for d in pending):
+            return True
+        keys = frozenset().union(*(self._text_keys[d.name] for d in pending))
+        return bool(self.recognizer.unsettled(ctx, evidence, keys, gate.cuts))
 
     def image_evidence(
         self, ctx: ImageContext, statuses: list[DetectorStatus], timings: dict[str, float],
-        *, policy: Policy | None = None, caption_present: frozenset[str] = frozenset(),
+        gate: TextGate | None = None,
     ) -> list[Evidence]:
         """Every image detector on one image, then the learned stage over what they found.
 
-        With `ocr.gate: learned` (the default) the detectors first run with OCR held back (text detection and
-        recognition are most of the cost). The detectors that asked for text are then run again with OCR one at
-        a time, cheapest first (`text_cost`), for as long as `_text_matters` says the text still unread could
-        change the verdict; text left unread is said in the verdict (status `skipped`). Exact: the decision and
-        the rules that fire are those reading every text would give (scores shown may differ).
+        With a `gate` (`text_gate`; `ocr.gate: learned`, the default) the detectors first run with OCR held back
+        (text detection and recognition are most of the cost). The detectors that asked for text are then run
+        again with OCR one at a time, cheapest first (`text_cost`), for as long as `_text_matters` says the text
+        still unread could change the verdict; text left unread is said in the verdict (status `skipped`).
+        Exact: the decision and the rules that fire are those reading every text would give (scores shown may
+        differ).
         """
-        gated = self.settings.ocr.gate == "learned" and self.recognizer is not None
-        ctx.ocr = not gated
+        ctx.ocr = gate is None
         found_by, asked = self._run_image_detectors(self.detectors.image, ctx, statuses, timings)
         # Cheapest reader first (a few crops before a page of lines); after each, ask again with what it read.
         pending = sorted((d for d in self.detectors.image if d.name in asked), key=lambda d: getattr(d, "text_cost", 1))
-        while pending:
+        while pending and gate is not None:
             so_far = [e for found in found_by.values() for e in found]
-            if not self._text_matters(ctx, so_far, {d.name for d in pending}, policy or self.policy, caption_present):
+            if not self._text_matters(ctx, so_far, pending, gate):
                 break
             det = pending.pop(0)
             statuses[:] = [s for s in statuses if not (s.image_index == ctx.index and s.detector == det.name)]
             ctx.ocr = True
             found_by.update(self._run_image_detectors([det], ctx, statuses, timings)[0])
-            ctx.ocr = not gated
+            ctx.ocr = False
         if pending:
             statuses.append(DetectorStatus(
                 "ocr", "skipped",
@@ -282,10 +301,10 @@ class Screener:
                 log.exception("detector %s failed", tdet.name)
                 statuses.append(DetectorStatus(tdet.name, "error", f"{type(exc).__name__}: {exc}"))
             _add(timings, tdet.name, (time.perf_counter() - t0) * 1000)
-        caption_present = frozenset(e.kind for e in evidence)
+        gate = self.text_gate(policy, frozenset(e.kind for e in evidence))
         for idx, image in enumerate(post.images):
             ctx = ImageContext(rgb=image.rgb, index=idx, name=image.name)
-            found = self.image_evidence(ctx, statuses, timings, policy=policy, caption_present=caption_present)
+            found = self.image_evidence(ctx, statuses, timings, gate)
             evidence.extend(e.with_image(idx) for e in found)
             if embeddings is not None and self.recognizer is not None:
                 vector = self.recognizer.embedding(ctx)
